@@ -1,0 +1,219 @@
+//! The typed model of a tenant bundle's `tenant.yaml` (schema_version 1).
+//!
+//! These types are what the rest of Forecourt reads after a bundle has passed all three
+//! validation layers; they carry no source locations (those live in the loader's diagnostics).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Text in several locales, keyed by BCP 47 tag (`zh-CN`, `en`). Must hold the tenant's
+/// default locale (the first entry of `tenant.locales`).
+pub type LocalizedText = BTreeMap<String, String>;
+
+/// `tenant.yaml`: who the tenant is, its organisation and its roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDoc {
+    /// Format version of this document; currently always `1`.
+    pub schema_version: u32,
+    pub tenant: TenantProfile,
+    pub org: OrgTree,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantProfile {
+    /// URL-safe identifier: `^[a-z][a-z0-9-]{1,30}[a-z0-9]$`. Storefront host `{slug}.{base domain}`.
+    pub slug: String,
+    pub kind: TenantKind,
+    pub name: LocalizedText,
+    /// Supported locales, the first one is the default (`zh-CN`, `en`, …).
+    pub locales: Vec<String>,
+    /// ISO 4217 code (`CNY`).
+    pub currency: String,
+    /// IANA time zone (`Asia/Shanghai`).
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantKind {
+    Oem,
+    DealerGroup,
+}
+
+impl TenantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantKind::Oem => "oem",
+            TenantKind::DealerGroup => "dealer_group",
+        }
+    }
+}
+
+/// The org tree: regions → dealer groups → stores. A store sits in a region and, when it is
+/// run by a dealer group, in that group (which must be in the same region).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgTree {
+    /// Dealer levels the tenant uses (`A`, `B`, …); a store's `level` must be one of them.
+    #[serde(default)]
+    pub store_levels: Vec<String>,
+    pub regions: Vec<Region>,
+    #[serde(default)]
+    pub dealer_groups: Vec<DealerGroup>,
+    pub stores: Vec<Store>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Unique across all org units of the tenant: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`.
+    pub code: String,
+    pub name: LocalizedText,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DealerGroup {
+    pub code: String,
+    pub name: LocalizedText,
+    /// Code of the region the group belongs to.
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub code: String,
+    pub name: LocalizedText,
+    pub kind: StoreKind,
+    /// Dealer level (one of `org.store_levels`); absent for stores without a level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Code of the region the store is in.
+    pub region: String,
+    /// Code of the dealer group running the store; only for `kind: dealer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dealer_group: Option<String>,
+    pub city: LocalizedText,
+    pub address: LocalizedText,
+    pub location: GeoPoint,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub opening_hours: OpeningHours,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    Dealer,
+    Direct,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Dealer => "dealer",
+            StoreKind::Direct => "direct",
+        }
+    }
+}
+
+/// WGS-84 coordinates in decimal degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoPoint {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// Opening hours in the tenant's time zone. `daily` applies to every day that has no entry of
+/// its own; a day with an empty list is closed. Each range is `"HH:MM-HH:MM"`, open before close,
+/// ranges of one day do not overlap.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpeningHours {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mon: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tue: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wed: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thu: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fri: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sat: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sun: Option<Vec<String>>,
+}
+
+/// A role: a named set of grants. Users hold roles; a grant applies relative to the user's
+/// place in the org tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// `^[a-z][a-z0-9_]{0,63}$`, unique in the tenant.
+    pub code: String,
+    pub name: LocalizedText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub grants: Vec<Grant>,
+}
+
+/// Permission to perform `actions` on records within `reach` of the user's org unit,
+/// optionally only while the user's own store has one of `store_levels`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// Action names from the platform vocabulary ([`crate::actions::ACTIONS`]), `area.*` or `*`.
+    pub actions: Vec<String>,
+    pub reach: Reach,
+    /// Only when the user's store has one of these levels (the seed's "a level-A dealer sees
+    /// the whole network, a level-B dealer its region").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_levels: Option<Vec<String>>,
+}
+
+/// How far from the user's own org unit a grant reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reach {
+    /// Records of the user's own store.
+    OwnStore,
+    /// Records of every store of the user's dealer group.
+    OwnDealerGroup,
+    /// Records of every store (and group) in the user's region.
+    OwnRegion,
+    /// Every record of the tenant.
+    Tenant,
+}
+
+impl Reach {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::OwnStore => "own_store",
+            Reach::OwnDealerGroup => "own_dealer_group",
+            Reach::OwnRegion => "own_region",
+            Reach::Tenant => "tenant",
+        }
+    }
+}
+
+impl OrgTree {
+    pub fn region(&self, code: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.code == code)
+    }
+    pub fn dealer_group(&self, code: &str) -> Option<&DealerGroup> {
+        self.dealer_groups.iter().find(|g| g.code == code)
+    }
+    pub fn store(&self, code: &str) -> Option<&Store> {
+        self.stores.iter().find(|s| s.code == code)
+    }
+}
