@@ -12,16 +12,46 @@ pub struct ActionDef {
 
 /// Every grantable action. Later areas append theirs here together with their routes.
 pub const ACTIONS: &[ActionDef] = &[
-    ActionDef { name: "tenant.read", description: "Read the tenant profile" },
-    ActionDef { name: "org.read", description: "Read regions, dealer groups and stores" },
-    ActionDef { name: "store.read", description: "Read a store's details" },
-    ActionDef { name: "user.read", description: "Read staff users and their roles" },
-    ActionDef { name: "user.manage", description: "Create staff users, change their roles and org unit, disable them" },
-    ActionDef { name: "token.manage", description: "Create, list and revoke API tokens for integrators" },
-    ActionDef { name: "bundle.read", description: "Read tenant configuration versions and diffs" },
-    ActionDef { name: "bundle.apply", description: "Apply a new tenant configuration bundle or roll back to an earlier one" },
-    ActionDef { name: "authz.explain", description: "Ask why a request was allowed or denied" },
-    ActionDef { name: "audit.read", description: "Read the audit log" },
+    ActionDef {
+        name: "tenant.read",
+        description: "Read the tenant profile",
+    },
+    ActionDef {
+        name: "org.read",
+        description: "Read regions, dealer groups and stores",
+    },
+    ActionDef {
+        name: "store.read",
+        description: "Read a store's details",
+    },
+    ActionDef {
+        name: "user.read",
+        description: "Read staff users and their roles",
+    },
+    ActionDef {
+        name: "user.manage",
+        description: "Create staff users, change their roles and org unit, disable them",
+    },
+    ActionDef {
+        name: "token.manage",
+        description: "Create, list and revoke API tokens for integrators",
+    },
+    ActionDef {
+        name: "bundle.read",
+        description: "Read tenant configuration versions and diffs",
+    },
+    ActionDef {
+        name: "bundle.apply",
+        description: "Apply a new tenant configuration bundle or roll back to an earlier one",
+    },
+    ActionDef {
+        name: "authz.explain",
+        description: "Ask why a request was allowed or denied",
+    },
+    ActionDef {
+        name: "audit.read",
+        description: "Read the audit log",
+    },
 ];
 
 /// Looks an action up by exact name.

@@ -1,0 +1,56 @@
+//! Request ids: taken from a well-formed `X-Request-Id` header or made fresh (UUIDv7), kept in a
+//! task-local for error bodies and logs, and echoed in the response.
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served on this task, if any.
+pub fn current() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
+fn acceptable(id: &str) -> bool {
+    (8..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Middleware: assigns the request id, opens the request span, records metrics.
+pub async fn middleware(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route, tenant = tracing::field::Empty, status = tracing::field::Empty);
+    let started = std::time::Instant::now();
+    let header = HeaderValue::from_str(&id).ok();
+    let mut response = REQUEST_ID
+        .scope(
+            id,
+            tracing::Instrument::instrument(next.run(request), span.clone()),
+        )
+        .await;
+    let status = response.status().as_u16();
+    span.record("status", status);
+    crate::http::metrics::record(method.as_str(), &route, status, started.elapsed());
+    if let Some(h) = header {
+        response.headers_mut().insert("x-request-id", h);
+    }
+    response
+}

@@ -1,0 +1,118 @@
+//! Every route's declared access: public, any authenticated caller, or one platform action.
+//!
+//! **Invariant**: a request whose matched route is not declared here is refused (default deny);
+//! a test checks that this table and the OpenAPI document list exactly the same operations, so a
+//! new route cannot ship undeclared.
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials (health, login, public storefront data, schemas).
+    Public,
+    /// Any authenticated staff user or token of the tenant; the handler narrows by identity.
+    Authenticated,
+    /// Authenticated, and the Cedar policies must allow this action on the resource the
+    /// handler names.
+    Action(&'static str),
+}
+
+/// `(method, path as in the router, access)`.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/healthz", Access::Public),
+    ("GET", "/readyz", Access::Public),
+    ("GET", "/metrics", Access::Public),
+    ("GET", "/api/openapi.json", Access::Public),
+    ("GET", "/api/v1/schemas/tenant.json", Access::Public),
+    ("GET", "/api/v1/public/stores", Access::Public),
+    ("GET", "/t/{slug}/api/v1/public/stores", Access::Public),
+    ("POST", "/api/v1/auth/login", Access::Public),
+    ("POST", "/api/v1/auth/logout", Access::Authenticated),
+    ("GET", "/api/v1/me", Access::Authenticated),
+    ("GET", "/api/v1/tenant", Access::Action("tenant.read")),
+    ("GET", "/api/v1/org", Access::Action("org.read")),
+    ("GET", "/api/v1/org/stores", Access::Action("store.read")),
+    (
+        "GET",
+        "/api/v1/org/stores/{code}",
+        Access::Action("store.read"),
+    ),
+    ("GET", "/api/v1/users", Access::Action("user.read")),
+    ("POST", "/api/v1/users", Access::Action("user.manage")),
+    ("GET", "/api/v1/users/{id}", Access::Action("user.read")),
+    ("PATCH", "/api/v1/users/{id}", Access::Action("user.manage")),
+    ("GET", "/api/v1/tokens", Access::Action("token.manage")),
+    ("POST", "/api/v1/tokens", Access::Action("token.manage")),
+    (
+        "DELETE",
+        "/api/v1/tokens/{id}",
+        Access::Action("token.manage"),
+    ),
+    (
+        "GET",
+        "/api/v1/authz/explain",
+        Access::Action("authz.explain"),
+    ),
+    (
+        "GET",
+        "/api/v1/authz/policies",
+        Access::Action("authz.explain"),
+    ),
+    ("GET", "/api/v1/audit", Access::Action("audit.read")),
+    (
+        "PUT",
+        "/api/v1/admin/bundle",
+        Access::Action("bundle.apply"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/bundle/validate",
+        Access::Action("bundle.read"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/bundle/versions",
+        Access::Action("bundle.read"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/bundle/versions/{version}",
+        Access::Action("bundle.read"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/bundle/diff",
+        Access::Action("bundle.read"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/bundle/rollback",
+        Access::Action("bundle.apply"),
+    ),
+];
+
+/// The declared access of `method path`, if declared.
+pub fn access(method: &str, path: &str) -> Option<Access> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, a)| *a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_exist_and_routes_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for (m, p, a) in ROUTES {
+            assert!(seen.insert((m, p)), "duplicate route {m} {p}");
+            if let Access::Action(name) = a {
+                assert!(
+                    forecourt_tenant_config::actions::action(name).is_some(),
+                    "{m} {p}: unknown action {name}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Storage: the sqlx connection pool over SQLite or PostgreSQL, migrations, and tenant-scoped
+//! transactions.
+//!
+//! **Owns** how Forecourt talks to its database. The same SQL (with `$1` placeholders) runs on
+//! both backends through sqlx's `Any` driver; the two migration folders (`migrations/sqlite`,
+//! `migrations/postgres`) give the same tables the same meaning.
+//!
+//! **Invariants**
+//! - Every query that touches a tenant's rows runs inside a [`TenantTx`], which on PostgreSQL sets
+//!   `forecourt.tenant_id` for that transaction only (`set_config(…, true)`) so row-level
+//!   security is a second wall behind the application's own `WHERE tenant_id = $1`.
+//! - On PostgreSQL the application runs as the role `forecourt_app`, which owns no table, so
+//!   row-level security applies to it (the connecting role runs migrations, then every pooled
+//!   connection switches role).
+//! - SQLite runs in WAL mode with `synchronous=FULL` and foreign keys on: an acknowledged write
+//!   survives a crash.
+//! - Times are stored as UTC milliseconds since the Unix epoch (`BIGINT`), ids as UUIDv7 text.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+/// The SQL backend behind a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The role the service runs as on PostgreSQL; it owns no table, so RLS applies to it.
+pub const PG_APP_ROLE: &str = "forecourt_app";
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The database handle shared by every request: a pool plus the backend it speaks.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// Current time as UTC milliseconds since the Unix epoch, the storage format of every timestamp.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Formats a stored timestamp as RFC 3339 for API responses.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+impl Db {
+    /// Connects, runs pending migrations (as the connecting role) and returns the pool the
+    /// service uses. `max_connections` bounds the pool.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = normalise_sqlite_url(url, backend);
+        Self::migrate_url(&url, backend).await?;
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    match backend {
+                        Backend::Sqlite => {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                        }
+                        Backend::Postgres => {
+                            conn.execute("SET ROLE forecourt_app").await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Runs pending migrations on the database at `url` without keeping a pool.
+    pub async fn migrate(url: &str) -> Result<Backend, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        Self::migrate_url(&normalise_sqlite_url(url, backend), backend).await?;
+        Ok(backend)
+    }
+
+    async fn migrate_url(url: &str, backend: Backend) -> Result<(), StoreError> {
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
+            Backend::Postgres => {
+                // The application role is cluster-wide; create it once, owning nothing.
+                pool.execute(
+                    "DO $$ BEGIN \
+                       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'forecourt_app') THEN \
+                         CREATE ROLE forecourt_app NOLOGIN NOSUPERUSER NOBYPASSRLS; \
+                       END IF; \
+                     END $$;",
+                )
+                .await?;
+                pool.execute("GRANT forecourt_app TO CURRENT_USER")
+                    .await
+                    .ok();
+                POSTGRES_MIGRATOR.run(&pool).await?;
+                pool.execute(
+                    "GRANT USAGE ON SCHEMA public TO forecourt_app; \
+                     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO forecourt_app; \
+                     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO forecourt_app; \
+                     REVOKE ALL ON _sqlx_migrations FROM forecourt_app;",
+                )
+                .await?;
+            }
+        }
+        pool.close().await;
+        Ok(())
+    }
+
+    /// Starts a transaction bound to one tenant. On PostgreSQL the tenant is set for the
+    /// transaction only, so row-level security filters every statement in it.
+    pub async fn tenant_tx(&self, tenant_id: &str) -> Result<TenantTx, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('forecourt.tenant_id', $1, true)")
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// A transaction in which the tenant is fixed; commit or drop (rolls back).
+pub type TenantTx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// `sqlite://forecourt.db` → creates the file when missing (`mode=rwc`).
+fn normalise_sqlite_url(url: &str, backend: Backend) -> String {
+    if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_string()
+    }
+}
+
+/// True when `err` is a violation of a unique or primary key.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real router over HTTP against a real database. One test binary (each
+//! extra binary costs minutes of linking); run on SQLite by default and on PostgreSQL when
+//! `FORECOURT_TEST_POSTGRES` is set (see `.ci/run`).
+
+mod kit;
+
+mod auth;
+mod bundles;
+mod edge;
+mod isolation;
+mod nodes;
+mod rls;
+mod scopes;
+mod users;
