@@ -54,7 +54,7 @@ pub async fn apply_demo(state: &AppState, examples: &Path) -> Result<Vec<DemoTen
     let mut out = Vec::new();
     for dir in DEMO_TENANTS {
         let base = examples.join(dir);
-        let source = BundleSource::from_dir(&base.join("bundle"))
+        let source = BundleSource::from_dir(base.join("bundle"))
             .map_err(|e| ApiError::Internal(format!("demo bundle {}: {e}", base.display())))?;
         let bundle =
             forecourt_tenant_config::load(&source).map_err(|report| ApiError::InvalidBundle {

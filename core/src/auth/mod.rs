@@ -429,7 +429,7 @@ pub async fn issue_token(
     let now = now_ms();
     let expires_at = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
     let scopes = scopes
-        .map(|s| serde_json::to_string(s))
+        .map(serde_json::to_string)
         .transpose()
         .map_err(ApiError::internal)?;
     let mut tx = db.tenant_tx(tenant_id).await?;

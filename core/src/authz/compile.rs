@@ -65,10 +65,13 @@ pub(super) fn grant_policy(
             set.join(", ")
         ));
     }
+    let action_scope = match action_list.as_slice() {
+        [one] => format!("action == {one}"),
+        many => format!("action in [{}]", many.join(", ")),
+    };
     let mut text = format!(
-        "permit (\n  principal in Forecourt::Role::{},\n  action in [{}],\n  resource\n)",
-        cedar_string(role),
-        action_list.join(", ")
+        "permit (\n  principal in Forecourt::Role::{},\n  {action_scope},\n  resource\n)",
+        cedar_string(role)
     );
     if !conditions.is_empty() {
         let _ = write!(text, "\nwhen {{ {} }}", conditions.join(" && "));
@@ -80,6 +83,7 @@ pub(super) fn grant_policy(
 /// Compiles `doc` (already validated) for the tenant `tenant_id`.
 pub fn compile(tenant_id: &str, doc: &TenantDoc) -> Result<TenantPolicies, CompileError> {
     let mut policies = PolicySet::new();
+    let mut slices: HashMap<String, HashMap<&'static str, PolicySet>> = HashMap::new();
     let mut sources = HashMap::new();
     for role in &doc.roles {
         for (n, grant) in role.grants.iter().enumerate() {
@@ -109,6 +113,31 @@ pub fn compile(tenant_id: &str, doc: &TenantDoc) -> Result<TenantPolicies, Compi
                 policy: id.clone(),
                 message: e.to_string(),
             })?;
+            // Decisions evaluate a one-action copy of each grant: Cedar rebuilds a policy's
+            // action list on every evaluation, so a short scope is much cheaper.
+            for action in &expanded {
+                let single = grant_policy(
+                    &role.code,
+                    grant.reach,
+                    &[action],
+                    grant.store_levels.as_deref(),
+                );
+                let single =
+                    Policy::parse(Some(PolicyId::new(&id)), &single).map_err(|e| CompileError {
+                        policy: id.clone(),
+                        message: e.to_string(),
+                    })?;
+                slices
+                    .entry(role.code.clone())
+                    .or_default()
+                    .entry(action)
+                    .or_default()
+                    .add(single)
+                    .map_err(|e| CompileError {
+                        policy: id.clone(),
+                        message: e.to_string(),
+                    })?;
+            }
             sources.insert(
                 id,
                 PolicySource {
@@ -132,6 +161,7 @@ pub fn compile(tenant_id: &str, doc: &TenantDoc) -> Result<TenantPolicies, Compi
     Ok(TenantPolicies {
         tenant_uid: uid("Forecourt::Tenant", tenant_id),
         policies,
+        slices,
         sources,
         units: index_units(tenant_id, doc),
         authorizer: Authorizer::new(),

@@ -76,10 +76,39 @@ pub fn schema() -> &'static Schema {
     })
 }
 
-fn uid(type_name: &str, id: &str) -> EntityUid {
-    // Type names are constants of this module, so parsing cannot fail for them.
-    let ty = EntityTypeName::from_str(type_name).expect("constant Cedar type name");
-    EntityUid::from_type_name_and_id(ty, EntityId::new(id))
+/// The entity type names, parsed once (parsing a name runs Cedar's parser, which costs more
+/// than a whole decision).
+fn type_name(name: &str) -> EntityTypeName {
+    static TYPES: OnceLock<HashMap<&'static str, EntityTypeName>> = OnceLock::new();
+    let types = TYPES.get_or_init(|| {
+        [
+            "Forecourt::Tenant",
+            "Forecourt::Region",
+            "Forecourt::DealerGroup",
+            "Forecourt::Store",
+            "Forecourt::Record",
+            "Forecourt::Role",
+            "Forecourt::User",
+            "Forecourt::Action",
+        ]
+        .into_iter()
+        .map(|n| {
+            (
+                n,
+                EntityTypeName::from_str(n).expect("constant Cedar type name"),
+            )
+        })
+        .collect()
+    });
+    match types.get(name) {
+        Some(t) => t.clone(),
+        // Type names are constants of this module; the unit tests exercise every one.
+        None => EntityTypeName::from_str(name).expect("constant Cedar type name"),
+    }
+}
+
+fn uid(type_name_str: &str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name(type_name_str), EntityId::new(id))
 }
 
 /// The kinds of Cedar entity a request can be about.
@@ -182,6 +211,11 @@ pub struct Decided {
 pub struct TenantPolicies {
     tenant_uid: EntityUid,
     policies: PolicySet,
+    /// The same policies sliced by role and action, each with a one-action scope: a decision
+    /// evaluates only the policies that can apply to its principal's roles and its action.
+    /// Every compiled policy is a `permit`, so "some role's slice allows" is exactly the
+    /// decision of the whole set.
+    slices: HashMap<String, HashMap<&'static str, PolicySet>>,
     /// Policy id → (role code, grant index, Cedar text) for explanations.
     sources: HashMap<String, PolicySource>,
     units: HashMap<String, UnitPlace>,
@@ -215,6 +249,7 @@ impl TenantPolicies {
         Arc::new(TenantPolicies {
             tenant_uid: uid("Forecourt::Tenant", tenant_id),
             policies: PolicySet::new(),
+            slices: HashMap::new(),
             sources: HashMap::new(),
             units: HashMap::new(),
             authorizer: Authorizer::new(),
@@ -255,15 +290,29 @@ impl TenantPolicies {
             Ok(r) => r,
             Err(pre) => return denied(pre),
         };
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.policies, &entities);
-        let diagnostics = response.diagnostics();
+        let mut determining = Vec::new();
+        let mut errors = Vec::new();
+        for role in &principal.roles {
+            let Some(slice) = self
+                .slices
+                .get(role)
+                .and_then(|by_action| by_action.get(action))
+            else {
+                continue;
+            };
+            let response = self.authorizer.is_authorized(&request, slice, &entities);
+            let diagnostics = response.diagnostics();
+            errors.extend(diagnostics.errors().map(|e| e.to_string()));
+            if response.decision() == Decision::Allow {
+                determining.extend(diagnostics.reason().map(|p| p.to_string()));
+                break;
+            }
+        }
         Decided {
-            allowed: response.decision() == Decision::Allow,
-            policies: diagnostics.reason().map(|p| p.to_string()).collect(),
+            allowed: !determining.is_empty(),
+            policies: determining,
             pre_denial: None,
-            errors: diagnostics.errors().map(|e| e.to_string()).collect(),
+            errors,
         }
     }
 

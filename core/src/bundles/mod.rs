@@ -79,7 +79,7 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Bundle,
             ),
         ));
     }
-    if let Err(e) = crate::authz::compile(&tenant.id, &bundle.tenant()) {
+    if let Err(e) = crate::authz::compile(&tenant.id, bundle.tenant()) {
         problems.push(diag("authz.compile", "/roles", e.to_string()));
     }
     if problems.is_empty() {
@@ -247,7 +247,7 @@ pub async fn apply(
     )
     .bind(&tenant.id)
     .bind(next)
-    .bind(&bundle.hash())
+    .bind(bundle.hash())
     .bind(files)
     .bind(origin_name)
     .bind(based_on)
