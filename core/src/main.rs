@@ -1,5 +1,11 @@
 //! The `forecourt` binary: see `forecourt --help`.
 
-fn main() -> anyhow::Result<()> {
-    forecourt::cli::main()
+fn main() -> std::process::ExitCode {
+    match forecourt::cli::main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

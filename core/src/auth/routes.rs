@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
@@ -48,14 +48,11 @@ pub struct LoginResponse {
     pub user: MeView,
 }
 
-fn client_addr(headers: &HeaderMap, connect: Option<&ConnectInfo<SocketAddr>>) -> String {
-    // Behind a proxy the first X-Forwarded-For hop is the client; otherwise the socket peer.
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_string())
-        .or_else(|| connect.map(|c| c.0.ip().to_string()))
+/// The client address for throttling: the socket peer. (A forwarded-for header is not trusted:
+/// a client could set it to dodge the per-address limit.)
+fn client_addr(connect: Option<&ConnectInfo<SocketAddr>>) -> String {
+    connect
+        .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -74,11 +71,10 @@ fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> Option<Header
 async fn login(
     State(state): State<AppState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let email = req.email.trim().to_lowercase();
-    let addr = client_addr(&headers, connect.as_ref().map(|c| &c.0));
+    let addr = client_addr(connect.as_ref().map(|c| &c.0));
     state.throttle.check(&req.tenant, &email, &addr)?;
     let tenant = state.snapshots.get_by_slug(&state.db, &req.tenant).await?;
     let user_id = match &tenant {

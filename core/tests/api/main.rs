@@ -6,6 +6,7 @@ mod kit;
 
 mod auth;
 mod bundles;
+mod cli;
 mod edge;
 mod isolation;
 mod nodes;
