@@ -207,18 +207,7 @@ pub async fn create_user(
     let roles: BTreeSet<String> = new.roles.iter().cloned().collect();
     let roles: Vec<String> = roles.into_iter().collect();
     check_roles_and_unit(snapshot, &roles, new.unit.as_deref())?;
-    let password_hash = match &new.password {
-        Some(p) => {
-            check_password_policy(p)?;
-            let p = p.clone();
-            Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
-                    .await
-                    .map_err(ApiError::internal)??,
-            )
-        }
-        None => None,
-    };
+    let password_hash = hash_new_password(new.password.as_deref()).await?;
     let tenant_id = &snapshot.tenant.id;
     let id = uuid::Uuid::now_v7().to_string();
     let created_at = now_ms();
@@ -273,6 +262,17 @@ pub async fn create_user(
         status: "active".into(),
         created_at: rfc3339(created_at),
     })
+}
+
+/// Checks and hashes a new password off the async workers (argon2id is deliberately slow).
+async fn hash_new_password(password: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(p) = password else { return Ok(None) };
+    check_password_policy(p)?;
+    let p = p.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&p))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Some(hash))
 }
 
 /// Every user of the tenant (bounded), newest first.
@@ -460,18 +460,7 @@ async fn update_user(
             ));
         }
     }
-    let password_hash = match &patch.password {
-        Some(p) => {
-            check_password_policy(p)?;
-            let p = p.clone();
-            Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
-                    .await
-                    .map_err(ApiError::internal)??,
-            )
-        }
-        None => None,
-    };
+    let password_hash = hash_new_password(patch.password.as_deref()).await?;
     let mut tx = state.db.tenant_tx(&tenant_id).await?;
     sqlx::query(
         "UPDATE users SET display_name = COALESCE($1, display_name), unit_code = $2, status = COALESCE($3, status), \

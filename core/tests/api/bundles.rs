@@ -104,7 +104,7 @@ async fn broken_bundle_changes_nothing_and_reports_every_error() {
 async fn versions_diff_and_rollback() {
     let server = Server::demo().await;
     let admin = server.login("aurora", "admin@aurora.example").await;
-    let good = demo_bundle("aurora-motors")["tenant.yaml"].clone();
+    let (good, changed) = crate::kit::aurora_with_sales_org_read();
     // Re-applying the same content is a no-op.
     let (status, same) = put_yaml(&server, &admin, &good).await;
     assert_eq!(status, 200, "{same}");
@@ -112,19 +112,6 @@ async fn versions_diff_and_rollback() {
     assert_eq!(same["version"], 1);
 
     // A meaningful change: the sales consultant now also reads the org tree.
-    let role_at = good
-        .find("code: sales_consultant")
-        .expect("demo has a sales consultant");
-    let grant_end = role_at
-        + good[role_at..]
-            .find("reach: own_store\n")
-            .expect("with an own_store grant")
-        + "reach: own_store\n".len();
-    let mut changed = good.clone();
-    changed.insert_str(
-        grant_end,
-        "      - actions: [org.read]\n        reach: tenant\n",
-    );
     let sales = server.login("aurora", "sales.sh01@aurora.example").await;
     assert_eq!(server.get("/api/v1/org", &sales).await.0, 403);
     let (status, v2) = put_yaml(&server, &admin, &changed).await;

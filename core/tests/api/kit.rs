@@ -201,3 +201,21 @@ pub fn demo_bundle(dir: &str) -> std::collections::BTreeMap<String, String> {
         .expect("demo bundle");
     std::collections::BTreeMap::from([("tenant.yaml".to_string(), text)])
 }
+
+/// The aurora demo `tenant.yaml` with one more grant for sales consultants: `org.read` at tenant
+/// reach (a meaningful change: one added grant, no other difference).
+pub fn aurora_with_sales_org_read() -> (String, String) {
+    let good = demo_bundle("aurora-motors")["tenant.yaml"].clone();
+    let role_at = good
+        .find("code: sales_consultant")
+        .expect("demo has a sales consultant");
+    let marker = "reach: own_store\n";
+    let at = role_at
+        + good[role_at..]
+            .find(marker)
+            .expect("with an own_store grant")
+        + marker.len();
+    let mut changed = good.clone();
+    changed.insert_str(at, "      - actions: [org.read]\n        reach: tenant\n");
+    (good, changed)
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::kit::{demo_bundle, settings, Server};
+use crate::kit::{settings, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_on_one_node_is_live_on_the_other_within_a_second() {
@@ -23,12 +23,7 @@ async fn a_publish_on_one_node_is_live_on_the_other_within_a_second() {
         .await;
     assert_eq!(before["config_version"], 1);
 
-    let good = demo_bundle("aurora-motors")["tenant.yaml"].clone();
-    let role_at = good.find("code: sales_consultant").unwrap();
-    let at =
-        role_at + good[role_at..].find("reach: own_store\n").unwrap() + "reach: own_store\n".len();
-    let mut changed = good.clone();
-    changed.insert_str(at, "      - actions: [org.read]\n        reach: tenant\n");
+    let (_, changed) = crate::kit::aurora_with_sales_org_read();
     let resp = one
         .client
         .put(format!("{}/api/v1/admin/bundle", one.base))
