@@ -75,6 +75,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .1
 }
 
+/// Every storefront route (tenant from Host or `/t/{slug}`).
+fn public_api() -> OpenApiRouter<AppState> {
+    crate::tenancy::routes::public_router()
+}
+
 fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
@@ -84,6 +89,7 @@ fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState>
         .routes(routes!(tenant_schema))
         .merge(crate::auth::routes::router())
         .merge(crate::tenancy::routes::router())
+        .merge(public_api())
         .merge(crate::users::router())
         .merge(crate::authz::routes::router())
         .merge(crate::audit::router())
@@ -96,6 +102,14 @@ pub fn router(state: AppState) -> Router {
     let bundle_limit = state.settings.bundle_body_limit;
     let body_limit = state.settings.body_limit;
     let (router, api) = api_router(body_limit, bundle_limit).split_for_parts();
+    // The same storefront routes under the path prefix, for hosts that are not {slug}.{base}.
+    let router = router.nest(
+        "/t/{slug}",
+        public_api()
+            .layer(DefaultBodyLimit::max(body_limit))
+            .split_for_parts()
+            .0,
+    );
     OPENAPI_JSON.get_or_init(|| serde_json::to_string(&api).unwrap_or_default());
     metrics::handle();
     router

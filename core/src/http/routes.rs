@@ -24,7 +24,6 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/openapi.json", Access::Public),
     ("GET", "/api/v1/schemas/tenant.json", Access::Public),
     ("GET", "/api/v1/public/stores", Access::Public),
-    ("GET", "/t/{slug}/api/v1/public/stores", Access::Public),
     ("POST", "/api/v1/auth/login", Access::Public),
     ("POST", "/api/v1/auth/logout", Access::Authenticated),
     ("GET", "/api/v1/me", Access::Authenticated),
@@ -90,8 +89,15 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
 ];
 
-/// The declared access of `method path`, if declared.
+/// Storefront routes are also served under this prefix (tenant by path instead of Host).
+pub const TENANT_PREFIX: &str = "/t/{slug}";
+
+/// The declared access of `method path`, if declared. A storefront route under
+/// [`TENANT_PREFIX`] has the access of the same route without it, and must be public.
 pub fn access(method: &str, path: &str) -> Option<Access> {
+    if let Some(rest) = path.strip_prefix(TENANT_PREFIX) {
+        return access(method, rest).filter(|a| *a == Access::Public);
+    }
     ROUTES
         .iter()
         .find(|(m, p, _)| *m == method && *p == path)

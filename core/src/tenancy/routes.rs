@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, RawPathParams};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::Json;
 use forecourt_tenant_config::model::{GeoPoint, OpeningHours, Store, TenantDoc};
@@ -18,14 +19,17 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Authz;
 use crate::state::AppState;
 
+/// Storefront routes: reachable by Host and, nested by `http`, under `/t/{slug}`.
+pub fn public_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(public_stores))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(tenant_profile))
         .routes(routes!(org_tree))
         .routes(routes!(list_stores))
         .routes(routes!(get_store))
-        .routes(routes!(public_stores_by_host))
-        .routes(routes!(public_stores_by_path))
 }
 
 /// The tenant profile.
@@ -307,40 +311,53 @@ pub fn slug_from_host<'a>(headers: &'a HeaderMap, base_domain: &str) -> Option<&
 }
 
 #[utoipa::path(get, path = "/api/v1/public/stores", tag = "storefront",
-    description = "Stores of the tenant named by the Host header (`{slug}.{base domain}`).",
+    description = "Stores of the storefront's tenant: named by the Host (`{slug}.{base domain}`) or, under the prefix `/t/{slug}`, by the path.",
     responses((status = 200, body = PublicStoreList), (status = 404, body = crate::http::error::Problem)))]
-async fn public_stores_by_host(
-    State(state): State<AppState>,
+async fn public_stores(
+    tenant: PublicTenant,
     headers: HeaderMap,
 ) -> ApiResult<Json<PublicStoreList>> {
-    let slug = slug_from_host(&headers, &state.settings.base_domain).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "a storefront for this host (use {{slug}}.{})",
-            state.settings.base_domain
-        ))
-    })?;
-    let snapshot = state
-        .snapshots
-        .get_by_slug(&state.db, slug)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("tenant `{slug}`")))?;
-    Ok(Json(public_list(&snapshot, &headers)?))
+    Ok(Json(public_list(&tenant.0, &headers)?))
 }
 
-#[utoipa::path(get, path = "/t/{slug}/api/v1/public/stores", tag = "storefront",
-    params(("slug" = String, Path, description = "Tenant slug")),
-    responses((status = 200, body = PublicStoreList), (status = 404, body = crate::http::error::Problem)))]
-async fn public_stores_by_path(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Json<PublicStoreList>> {
-    let snapshot = state
-        .snapshots
-        .get_by_slug(&state.db, &slug)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("tenant `{slug}`")))?;
-    Ok(Json(public_list(&snapshot, &headers)?))
+/// The tenant of a public (storefront) request: from the `/t/{slug}` prefix when present, else
+/// from the Host header. Never from credentials, body or query.
+pub struct PublicTenant(pub Arc<Snapshot>);
+
+impl FromRequestParts<AppState> for PublicTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let from_path = RawPathParams::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|params| {
+                params
+                    .iter()
+                    .find(|(name, _)| *name == "slug")
+                    .map(|(_, v)| v.to_string())
+            });
+        let slug = match from_path {
+            Some(slug) => slug,
+            None => slug_from_host(&parts.headers, &state.settings.base_domain)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "a storefront for this host (use {{slug}}.{} or /t/{{slug}}/…)",
+                        state.settings.base_domain
+                    ))
+                })?
+                .to_string(),
+        };
+        let snapshot = state
+            .snapshots
+            .get_by_slug(&state.db, &slug)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("tenant `{slug}`")))?;
+        Ok(PublicTenant(snapshot))
+    }
 }
 
 #[cfg(test)]

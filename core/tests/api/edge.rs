@@ -58,30 +58,53 @@ async fn errors_are_problem_json_with_request_ids() {
     // Oversized body: 413.
     let admin = server.login("aurora", "admin@aurora.example").await;
     let big = json!({ "email": "x@y.z", "display_name": "x".repeat(2 * 1024 * 1024), "roles": [] });
-    let (status, body) = server
-        .call(Method::POST, "/api/v1/users", Some(&admin), Some(big))
-        .await;
-    assert_problem(status, &body, 413, "payload_too_large");
+    crate::kit::assert_refused_as_too_large(
+        crate::kit::one_shot_client()
+            .post(format!("{}/api/v1/users", server.base))
+            .bearer_auth(&admin)
+            .json(&big),
+    )
+    .await;
+    // Declared over the limit: refused from the headers alone, before any body byte is read.
+    let head = oversized_head(&server.base, &admin).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(
+        head.contains("application/problem+json") && head.contains("payload_too_large"),
+        "{head}"
+    );
     // Chunked (no Content-Length) oversized body: the server stops reading at the limit and
     // answers 413 (the client may see the connection closed while it is still writing).
     let chunks = futures_stream(3 * 1024 * 1024);
-    let sent = server
-        .client
-        .post(format!("{}/api/v1/users", server.base))
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await;
-    match sent {
-        Ok(resp) => assert_eq!(resp.status(), 413),
-        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
-    }
+    crate::kit::assert_refused_as_too_large(
+        crate::kit::one_shot_client()
+            .post(format!("{}/api/v1/users", server.base))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(chunks)),
+    )
+    .await;
     assert_eq!(
         server.get("/api/v1/me", &admin).await.0,
         200,
         "the server keeps serving"
     );
+}
+
+/// Sends only the headers of a POST declaring a 5 MiB body and returns the raw response.
+async fn oversized_head(base: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 5242880\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("answer before the body")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 fn futures_stream(

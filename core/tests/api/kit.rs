@@ -180,6 +180,29 @@ impl Server {
     }
 }
 
+/// A client that never reuses a connection: for requests the server answers before reading
+/// the whole body (413), after which it closes the connection.
+pub fn one_shot_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Sends a request whose body is over the limit: the server must answer 413 problem+json, or
+/// close the connection while the client is still writing (it stopped reading at the limit).
+pub async fn assert_refused_as_too_large(req: reqwest::RequestBuilder) {
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            let body: Value = resp.json().await.expect("problem body");
+            assert_problem(status, &body, 413, "payload_too_large");
+        }
+        Err(e) => assert!(e.is_request() || e.is_body(), "unexpected error: {e}"),
+    }
+}
+
 /// Asserts a problem+json error with `code` and `status`.
 pub fn assert_problem(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(
