@@ -1,16 +1,22 @@
 //! The loaded bundle and [`load`], which runs the three layers over every file and collects
 //! all their findings: syntax for every YAML/JSON file, then shape and meaning for the tenant
-//! document. Also the canonical form and content hash.
+//! document and the catalog files (with the CSV files their compatibility tables name). Also
+//! the canonical form and content hash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::catalog::{Catalog, CatalogDoc};
+use crate::catalog_meaning::{self, CatalogInput};
+use crate::csv_table::{self, CsvTable};
 use crate::diagnostic::{Diagnostic, Report};
 use crate::limits::LIMITS;
 use crate::model::TenantDoc;
+use crate::schema::Kind;
 use crate::source::{bundle_too_large, file_too_large, BundleSource};
 use crate::spans::{unescape, SpanMap};
 use crate::{meaning, schema, yaml};
@@ -18,8 +24,9 @@ use crate::{meaning, schema, yaml};
 /// Names the tenant document may have, in order of preference. JSON is valid YAML.
 pub const TENANT_FILES: [&str; 3] = ["tenant.yaml", "tenant.yml", "tenant.json"];
 
-/// Folders reserved for later parts of a bundle. Their files are carried along (stored, hashed,
-/// syntax-checked when YAML/JSON) but not interpreted yet.
+/// Folders of a bundle. `catalog/` holds catalog files (`*.yaml`, `*.yml`, `*.json`, validated
+/// in three layers) and compatibility-table data (`*.csv`); the files of the other folders are
+/// carried along (stored, hashed, syntax-checked when YAML/JSON) but not interpreted yet.
 pub const RESERVED_DIRS: [&str; 5] = ["catalog", "workflows", "pages", "scripts", "policies"];
 
 /// A validated, immutable tenant bundle. Only [`load`] makes one, and only when every layer
@@ -27,6 +34,9 @@ pub const RESERVED_DIRS: [&str; 5] = ["catalog", "workflows", "pages", "scripts"
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bundle {
     tenant: TenantDoc,
+    catalog: Catalog,
+    /// File and pointer of each model of `catalog.models`, in the same order.
+    model_origins: Vec<(String, String)>,
     files: BTreeMap<String, String>,
     documents: BTreeMap<String, Value>,
     hash: String,
@@ -37,6 +47,24 @@ impl Bundle {
     /// The typed tenant document.
     pub fn tenant(&self) -> &TenantDoc {
         &self.tenant
+    }
+
+    /// The catalog: brands and models of every catalog file, merged in path order; empty when
+    /// the bundle has no catalog. Compatibility tables given as `csv` have their `rows` filled.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Where a model is defined: its catalog file and the JSON pointer of the model in it
+    /// (`/models/3`), for locating findings about it made later (e.g. by the configurator).
+    pub fn model_origin(&self, model_code: &str) -> Option<(&str, String)> {
+        let index = self
+            .catalog
+            .models
+            .iter()
+            .position(|m| m.code == model_code)?;
+        let (file, pointer) = self.model_origins.get(index)?;
+        Some((file.as_str(), pointer.clone()))
     }
 
     /// The bundle's files as written (comments and formatting kept), for storage and display.
@@ -121,6 +149,11 @@ enum Role {
     Tenant,
     Reserved,
     Unknown,
+}
+
+/// Whether a path is a catalog document (as opposed to CSV data or another file in `catalog/`).
+fn is_catalog_doc(path: &str) -> bool {
+    path.starts_with("catalog/") && yaml::is_document(path)
 }
 
 fn role(path: &str) -> Role {
@@ -217,7 +250,17 @@ pub fn load(source: &BundleSource) -> Result<Bundle, Report> {
 
     let mut documents = BTreeMap::new();
     let mut tenant = None;
+    let mut catalog_inputs: Vec<CatalogInput> = Vec::new();
+    let mut catalog_shapes: HashMap<String, Vec<Diagnostic>> = HashMap::new();
+    let mut csvs: BTreeMap<String, Option<CsvTable>> = BTreeMap::new();
     for (path, text) in &kept {
+        let unreadable = |inputs: &mut Vec<CatalogInput>| {
+            inputs.push(CatalogInput {
+                path: path.clone(),
+                doc: None,
+                spans: SpanMap::default(),
+            })
+        };
         if text.len() > LIMITS.max_file_bytes {
             diagnostics.push(Diagnostic::error(
                 "bundle.too_large",
@@ -225,46 +268,103 @@ pub fn load(source: &BundleSource) -> Result<Bundle, Report> {
                 "",
                 file_too_large(text.len()),
             ));
+            if is_catalog_doc(path) {
+                unreadable(&mut catalog_inputs);
+            } else if csv_table::is_csv(path) {
+                csvs.insert(path.clone(), None);
+            }
             continue;
         }
         if !yaml::is_document(path) {
+            if csv_table::is_csv(path) {
+                let table = csv_table::parse(path, text)
+                    .map_err(|d| diagnostics.push(d))
+                    .ok();
+                csvs.insert(path.clone(), table);
+            }
             documents.insert(path.clone(), Value::String(text.clone()));
             continue;
         }
         let parsed = yaml::parse(path, text);
         diagnostics.extend(parsed.diagnostics);
-        let Some(value) = parsed.value else { continue };
+        let Some(value) = parsed.value else {
+            if is_catalog_doc(path) {
+                unreadable(&mut catalog_inputs);
+            }
+            continue;
+        };
         if Some(path.as_str()) == tenant_path {
             tenant = check_tenant(path, &value, &parsed.spans, &mut diagnostics);
+        } else if is_catalog_doc(path) {
+            let shaped = shape::<CatalogDoc>(Kind::Catalog, path, &value, &parsed.spans);
+            if shaped.doc.is_none() {
+                diagnostics.extend(shaped.model_error);
+            }
+            catalog_shapes.insert(path.clone(), shaped.shape);
+            catalog_inputs.push(CatalogInput {
+                path: path.clone(),
+                doc: shaped.doc,
+                spans: parsed.spans,
+            });
         }
         documents.insert(path.clone(), value);
     }
 
+    // The catalog's meaning needs every catalog file (codes are unique across them) and the
+    // tenant document (locales, regions), so it runs once all are read.
+    let found = catalog_meaning::check(
+        &mut catalog_inputs,
+        &csvs,
+        tenant.as_ref().map(|(doc, _)| doc),
+    );
+    diagnostics.extend(found.into_iter().filter(|d| {
+        !catalog_shapes
+            .get(&d.file)
+            .is_some_and(|shape| covered(shape, &d.pointer))
+    }));
+    diagnostics.extend(catalog_shapes.into_values().flatten());
+
     let report = Report::new(diagnostics);
     match tenant {
-        Some(tenant) if !report.has_errors() => Ok(Bundle {
-            tenant,
-            hash: content_hash(&documents),
-            files: kept,
-            documents,
-            warnings: report.diagnostics,
-        }),
+        Some((tenant, true)) if !report.has_errors() => {
+            let mut catalog = Catalog::default();
+            let mut model_origins = Vec::new();
+            for input in catalog_inputs {
+                let Some(doc) = input.doc else { continue };
+                catalog.brands.extend(doc.brands);
+                for (m, model) in doc.models.into_iter().enumerate() {
+                    model_origins.push((input.path.clone(), format!("/models/{m}")));
+                    catalog.models.push(model);
+                }
+            }
+            Ok(Bundle {
+                tenant,
+                catalog,
+                model_origins,
+                hash: content_hash(&documents),
+                files: kept,
+                documents,
+                warnings: report.diagnostics,
+            })
+        }
         _ => Err(report),
     }
 }
 
-/// Shape and meaning of the tenant document. Meaning rules run whenever the document can be
-/// read into the typed model — after dropping fields the shape layer already reported as
-/// unknown, and even if a pattern, range or list-length rule failed — so one load reports as
-/// much as possible. A meaning finding at or below a place that already has a shape error is
-/// dropped as its consequence. Returns the model only when shape passed.
-fn check_tenant(
-    file: &str,
-    value: &Value,
-    spans: &SpanMap,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<TenantDoc> {
-    let shape = schema::check(file, value, spans);
+/// A document after the shape layer.
+struct Shaped<T> {
+    /// The typed document, when it could be read (fields reported as unknown are dropped
+    /// first, so that meaning rules can still run).
+    doc: Option<T>,
+    /// The shape findings.
+    shape: Vec<Diagnostic>,
+    /// Why the document could not be read although shape passed (a bug if ever seen).
+    model_error: Option<Diagnostic>,
+}
+
+/// Runs the shape layer over `value` and reads it into the typed model `T`.
+fn shape<T: DeserializeOwned>(kind: Kind, file: &str, value: &Value, spans: &SpanMap) -> Shaped<T> {
+    let shape = schema::check(kind, file, value, spans);
     let mut readable = value.clone();
     for member in &shape.unknown_members {
         if let Some((parent, key)) = member.rsplit_once('/') {
@@ -274,40 +374,68 @@ fn check_tenant(
         }
     }
     let shape = shape.diagnostics;
-    let doc = match serde_json::from_value::<TenantDoc>(readable) {
-        Ok(doc) => doc,
+    match serde_json::from_value::<T>(readable) {
+        Ok(doc) => Shaped {
+            doc: Some(doc),
+            shape,
+            model_error: None,
+        },
         Err(e) => {
-            if shape.is_empty() {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "schema.model",
-                        file,
-                        "",
-                        format!("the document does not fit the tenant model: {e}"),
-                    )
-                    .at(spans.value("")),
-                );
+            let model_error = shape.is_empty().then(|| {
+                Diagnostic::error(
+                    "schema.model",
+                    file,
+                    "",
+                    format!("the document does not fit the {} model: {e}", kind.name()),
+                )
+                .at(spans.value(""))
+            });
+            Shaped {
+                doc: None,
+                shape,
+                model_error,
             }
-            diagnostics.extend(shape);
-            return None;
         }
+    }
+}
+
+/// Whether a meaning finding at `pointer` is a consequence of a shape finding: at or below a
+/// place that already has a shape error (unknown fields aside: they were dropped).
+fn covered(shape: &[Diagnostic], pointer: &str) -> bool {
+    shape.iter().any(|d| {
+        d.code != "schema.additional_property"
+            && (pointer == d.pointer
+                || (pointer.starts_with(&d.pointer) && pointer[d.pointer.len()..].starts_with('/')))
+    })
+}
+
+/// Shape and meaning of the tenant document. Meaning rules run whenever the document can be
+/// read into the typed model — after dropping fields the shape layer already reported as
+/// unknown, and even if a pattern, range or list-length rule failed — so one load reports as
+/// much as possible. A meaning finding at or below a place that already has a shape error is
+/// dropped as its consequence. Returns the model when it could be read, and whether shape
+/// passed.
+fn check_tenant(
+    file: &str,
+    value: &Value,
+    spans: &SpanMap,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(TenantDoc, bool)> {
+    let shaped = shape::<TenantDoc>(Kind::Tenant, file, value, spans);
+    let Some(doc) = shaped.doc else {
+        diagnostics.extend(shaped.model_error);
+        diagnostics.extend(shaped.shape);
+        return None;
     };
-    let covered = |pointer: &str| {
-        shape.iter().any(|d| {
-            d.code != "schema.additional_property"
-                && (pointer == d.pointer
-                    || (pointer.starts_with(&d.pointer)
-                        && pointer[d.pointer.len()..].starts_with('/')))
-        })
-    };
+    let shape = shaped.shape;
     diagnostics.extend(
         meaning::check(file, &doc, spans)
             .into_iter()
-            .filter(|d| !covered(&d.pointer)),
+            .filter(|d| !covered(&shape, &d.pointer)),
     );
     let passed = shape.is_empty();
     diagnostics.extend(shape);
-    passed.then_some(doc)
+    Some((doc, passed))
 }
 
 #[cfg(test)]

@@ -10,29 +10,45 @@ use crate::diagnostic::{suggestion, Diagnostic};
 use crate::model::{LocalizedText, OpeningHours, Reach, StoreKind, TenantDoc};
 use crate::spans::{child, SpanMap};
 
-struct Checker<'a> {
-    file: &'a str,
-    spans: &'a SpanMap,
-    out: Vec<Diagnostic>,
+/// Collects the findings about one document, each located through its span map.
+pub(crate) struct Checker<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) spans: &'a SpanMap,
+    pub(crate) out: Vec<Diagnostic>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    pub(crate) fn new(file: &'a str, spans: &'a SpanMap) -> Self {
+        Checker {
+            file,
+            spans,
+            out: Vec::new(),
+        }
+    }
+
     /// An error located at the value `pointer` names.
-    fn error(&mut self, code: &'static str, pointer: String, message: String) {
+    pub(crate) fn error(&mut self, code: &'static str, pointer: String, message: String) {
         let at = self.spans.value(&pointer);
         self.out
             .push(Diagnostic::error(code, self.file, &pointer, message).at(at));
     }
 
+    /// A warning located at the value `pointer` names.
+    pub(crate) fn warning(&mut self, code: &'static str, pointer: String, message: String) {
+        let at = self.spans.value(&pointer);
+        self.out
+            .push(Diagnostic::warning(code, self.file, &pointer, message).at(at));
+    }
+
     /// An error about a mapping member, located at its key.
-    fn key_error(&mut self, code: &'static str, pointer: String, message: String) {
+    pub(crate) fn key_error(&mut self, code: &'static str, pointer: String, message: String) {
         let at = self.spans.key(&pointer);
         self.out
             .push(Diagnostic::error(code, self.file, &pointer, message).at(at));
     }
 
     /// ` (line N)` for the place `pointer` names, when known.
-    fn line_of(&self, pointer: &str) -> String {
+    pub(crate) fn line_of(&self, pointer: &str) -> String {
         self.spans
             .value(pointer)
             .map(|(line, _)| format!(" (line {line})"))
@@ -41,7 +57,7 @@ impl Checker<'_> {
 }
 
 /// ``a`, `b`, `c`` — at most ten names, for "known values" hints.
-fn listing<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn listing<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = names.into_iter().collect();
     let mut seen = HashSet::new();
     names.retain(|n| seen.insert(*n));
@@ -58,11 +74,7 @@ fn listing<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 
 /// Runs every meaning rule on a document that passed (or nearly passed) the shape layer.
 pub(crate) fn check(file: &str, doc: &TenantDoc, spans: &SpanMap) -> Vec<Diagnostic> {
-    let mut c = Checker {
-        file,
-        spans,
-        out: Vec::new(),
-    };
+    let mut c = Checker::new(file, spans);
     org_codes(&mut c, doc);
     org_references(&mut c, doc);
     store_levels(&mut c, doc);
@@ -326,9 +338,6 @@ fn locales(c: &mut Checker<'_>, doc: &TenantDoc) {
             );
         }
     }
-    let Some(default) = locales.first() else {
-        return;
-    };
     let mut texts: Vec<(String, &LocalizedText)> = vec![("/tenant/name".into(), &doc.tenant.name)];
     for (i, r) in doc.org.regions.iter().enumerate() {
         texts.push((format!("/org/regions/{i}/name"), &r.name));
@@ -344,7 +353,23 @@ fn locales(c: &mut Checker<'_>, doc: &TenantDoc) {
     for (i, r) in doc.roles.iter().enumerate() {
         texts.push((format!("/roles/{i}/name"), &r.name));
     }
+    text_locales(c, locales, texts);
+}
+
+/// Every text must have the default locale (the first of `locales`) and no locale outside
+/// `locales`. Shared by the tenant document and the catalog files.
+pub(crate) fn text_locales(
+    c: &mut Checker<'_>,
+    locales: &[String],
+    texts: Vec<(String, &LocalizedText)>,
+) {
+    let Some(default) = locales.first() else {
+        return;
+    };
     let known = listing(locales.iter().map(String::as_str));
+    let allowed: HashSet<&str> = locales.iter().map(String::as_str).collect();
+    // Suggestions compare with every locale; a few hundred are plenty for one load.
+    let mut hints = 200usize;
     for (pointer, text) in texts {
         if !text.contains_key(default) {
             c.error(
@@ -358,14 +383,19 @@ fn locales(c: &mut Checker<'_>, doc: &TenantDoc) {
             );
         }
         for key in text.keys() {
-            if !locales.contains(key) {
+            if !allowed.contains(key.as_str()) {
+                let hint = if hints > 0 {
+                    hints -= 1;
+                    suggestion(key, locales.iter().map(String::as_str))
+                } else {
+                    String::new()
+                };
                 c.key_error(
                     "locale.unknown",
                     child(&pointer, key),
                     format!(
-                        "`{key}` is not one of the tenant's locales ({known}).{} Add it to \
-                         `tenant.locales` or remove this text.",
-                        suggestion(key, locales.iter().map(String::as_str))
+                        "`{key}` is not one of the tenant's locales ({known}).{hint} Add it to \
+                         `tenant.locales` or remove this text."
                     ),
                 );
             }

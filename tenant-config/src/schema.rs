@@ -1,7 +1,8 @@
-//! Layer two: shape. The JSON Schema (draft 2020-12) of `tenant.yaml`, kept in
-//! `schema/tenant.schema.json` and embedded at build time, and the mapping of every schema
-//! violation to a located diagnostic in words a tenant admin understands (using the schema's
-//! own `description` texts as the explanation of what a field expects).
+//! Layer two: shape. The JSON Schemas (draft 2020-12) of `tenant.yaml`
+//! (`schema/tenant.schema.json`) and of catalog files (`schema/catalog.schema.json`), embedded
+//! at build time, and the mapping of every schema violation to a located diagnostic in words a
+//! tenant admin understands (using the schema's own `description` texts as the explanation of
+//! what a field expects).
 
 use std::sync::OnceLock;
 
@@ -12,7 +13,8 @@ use serde_json::Value;
 use crate::diagnostic::{suggestion, Diagnostic};
 use crate::spans::{child, SpanMap};
 
-const SCHEMA_TEXT: &str = include_str!("../schema/tenant.schema.json");
+const TENANT_SCHEMA_TEXT: &str = include_str!("../schema/tenant.schema.json");
+const CATALOG_SCHEMA_TEXT: &str = include_str!("../schema/catalog.schema.json");
 
 /// The JSON Schema (draft 2020-12) of `tenant.yaml`; strict: every object forbids unknown
 /// properties. Served to editors and admins as is.
@@ -20,15 +22,52 @@ pub fn tenant_schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     // The text is embedded and checked by a unit test; `false` (reject everything) would only
     // appear if a broken schema file were ever built in.
-    SCHEMA.get_or_init(|| serde_json::from_str(SCHEMA_TEXT).unwrap_or(Value::Bool(false)))
+    SCHEMA.get_or_init(|| serde_json::from_str(TENANT_SCHEMA_TEXT).unwrap_or(Value::Bool(false)))
 }
 
-fn validator() -> Result<&'static Validator, &'static str> {
-    static VALIDATOR: OnceLock<Result<Validator, String>> = OnceLock::new();
-    VALIDATOR
-        .get_or_init(|| jsonschema::draft202012::new(tenant_schema()).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(String::as_str)
+/// The JSON Schema (draft 2020-12) of a catalog file (`catalog/**/*.yaml`); strict like
+/// [`tenant_schema`]. Served to editors and admins as is.
+pub fn catalog_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| serde_json::from_str(CATALOG_SCHEMA_TEXT).unwrap_or(Value::Bool(false)))
+}
+
+/// Which kind of bundle document a schema check is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `tenant.yaml`.
+    Tenant,
+    /// A file under `catalog/`.
+    Catalog,
+}
+
+impl Kind {
+    fn root(self) -> &'static Value {
+        match self {
+            Kind::Tenant => tenant_schema(),
+            Kind::Catalog => catalog_schema(),
+        }
+    }
+
+    /// `tenant` or `catalog`, for messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Tenant => "tenant",
+            Kind::Catalog => "catalog",
+        }
+    }
+
+    fn validator(self) -> Result<&'static Validator, &'static str> {
+        static TENANT: OnceLock<Result<Validator, String>> = OnceLock::new();
+        static CATALOG: OnceLock<Result<Validator, String>> = OnceLock::new();
+        let cell = match self {
+            Kind::Tenant => &TENANT,
+            Kind::Catalog => &CATALOG,
+        };
+        cell.get_or_init(|| jsonschema::draft202012::new(self.root()).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
 }
 
 /// What the shape layer found.
@@ -41,49 +80,51 @@ pub(crate) struct Shape {
     pub unknown_members: Vec<String>,
 }
 
-/// Checks `value` (the parsed `tenant.yaml`) against the schema.
-pub(crate) fn check(file: &str, value: &Value, spans: &SpanMap) -> Shape {
+/// Checks `value` (a parsed document of the given kind) against its schema.
+pub(crate) fn check(kind: Kind, file: &str, value: &Value, spans: &SpanMap) -> Shape {
     let mut shape = Shape::default();
-    let validator = match validator() {
+    let validator = match kind.validator() {
         Ok(v) => v,
         Err(e) => {
             shape.diagnostics.push(Diagnostic::error(
                 "schema.other",
                 file,
                 "",
-                format!("internal error: the tenant schema could not be compiled: {e}"),
+                format!(
+                    "internal error: the {} schema could not be compiled: {e}",
+                    kind.name()
+                ),
             ));
             return shape;
         }
     };
     for error in validator.iter_errors(value) {
-        map_error(file, &error, spans, &mut shape);
+        map_error(kind.root(), file, &error, spans, &mut shape);
     }
     shape
 }
 
 /// The schema object that holds the keyword at `schema_path` (the path minus its last part).
-fn subschema(schema_path: &str) -> Option<&'static Value> {
+fn subschema(root: &'static Value, schema_path: &str) -> Option<&'static Value> {
     let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-    tenant_schema().pointer(parent)
+    root.pointer(parent)
 }
 
 /// A schema object's description, following a `$ref` when it has none of its own.
-fn description(schema: Option<&'static Value>) -> Option<&'static str> {
+fn description(root: &'static Value, schema: Option<&'static Value>) -> Option<&'static str> {
     let schema = schema?;
     if let Some(d) = schema.get("description").and_then(Value::as_str) {
         return Some(d);
     }
     let target = schema.get("$ref")?.as_str()?.strip_prefix('#')?;
-    tenant_schema()
-        .pointer(target)?
+    root.pointer(target)?
         .get("description")
         .and_then(Value::as_str)
 }
 
 /// ` {description}` or nothing.
-fn explain(schema: Option<&'static Value>) -> String {
-    description(schema)
+fn explain(root: &'static Value, schema: Option<&'static Value>) -> String {
+    description(root, schema)
         .map(|d| format!(" Expected: {d}"))
         .unwrap_or_default()
 }
@@ -126,11 +167,18 @@ fn type_word(t: &str) -> &'static str {
     }
 }
 
-fn map_error(file: &str, error: &ValidationError<'_>, spans: &SpanMap, shape: &mut Shape) {
+fn map_error(
+    root: &'static Value,
+    file: &str,
+    error: &ValidationError<'_>,
+    spans: &SpanMap,
+    shape: &mut Shape,
+) {
+    let explain = |schema: Option<&'static Value>| explain(root, schema);
     let out = &mut shape.diagnostics;
     let pointer = error.instance_path().as_str().to_string();
     let schema_path = error.schema_path().as_str();
-    let holder = subschema(schema_path);
+    let holder = subschema(root, schema_path);
     let instance = error.instance();
     let value = shown(instance);
     let at = spans.value(&pointer);
@@ -190,7 +238,7 @@ fn map_error(file: &str, error: &ValidationError<'_>, spans: &SpanMap, shape: &m
                     &member,
                     format!(
                         "`{key}` is not allowed as a key here.{}",
-                        explain(subschema(inner.schema_path().as_str()))
+                        explain(subschema(root, inner.schema_path().as_str()))
                     ),
                 )
                 .at(spans.key(&member)),
@@ -301,24 +349,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn embedded_schema_parses_and_compiles() {
-        assert_eq!(
-            tenant_schema()["$schema"],
-            "https://json-schema.org/draft/2020-12/schema"
-        );
-        assert!(validator().is_ok());
+    fn embedded_schemas_parse_and_compile() {
+        for kind in [Kind::Tenant, Kind::Catalog] {
+            assert_eq!(
+                kind.root()["$schema"],
+                "https://json-schema.org/draft/2020-12/schema"
+            );
+            assert!(kind.validator().is_ok(), "{}", kind.name());
+        }
     }
 
     /// Every object schema is closed and every property carries a description.
     #[test]
-    fn schema_is_strict_and_described() {
-        fn walk(path: &str, v: &'static Value) {
+    fn schemas_are_strict_and_described() {
+        fn walk(root: &'static Value, path: &str, v: &'static Value) {
             if let Some(o) = v.as_object() {
                 if o.contains_key("properties") {
                     assert_eq!(o.get("additionalProperties"), Some(&json!(false)), "{path}");
                     for (name, prop) in o["properties"].as_object().unwrap() {
                         assert!(
-                            description(Some(prop)).is_some(),
+                            description(root, Some(prop)).is_some(),
                             "{path}/properties/{name}"
                         );
                     }
@@ -328,15 +378,83 @@ mod tests {
                     assert!(o.contains_key("propertyNames"), "{path}");
                 }
                 for (k, child) in o {
-                    walk(&format!("{path}/{k}"), child);
+                    walk(root, &format!("{path}/{k}"), child);
                 }
             } else if let Some(a) = v.as_array() {
                 for (i, child) in a.iter().enumerate() {
-                    walk(&format!("{path}/{i}"), child);
+                    walk(root, &format!("{path}/{i}"), child);
                 }
             }
         }
-        walk("", tenant_schema());
+        walk(tenant_schema(), "", tenant_schema());
+        walk(catalog_schema(), "", catalog_schema());
+    }
+
+    #[test]
+    fn catalog_patterns_and_ranges_match_the_brief() {
+        let s = catalog_schema();
+        let p = |ptr: &str| s.pointer(ptr).unwrap().clone();
+        assert_eq!(p("/$defs/code/pattern"), "^[a-z0-9][a-z0-9_-]{0,63}$");
+        assert_eq!(
+            p("/$defs/optionCode/pattern"),
+            "^[a-z0-9][a-z0-9_.-]{0,63}$"
+        );
+        assert_eq!(p("/$defs/specCode/pattern"), "^[a-z][a-z0-9_]{0,63}$");
+        assert_eq!(p("/$defs/date/pattern"), "^\\d{4}-\\d{2}-\\d{2}$");
+        assert_eq!(p("/$defs/price/minimum"), 0);
+        assert_eq!(p("/$defs/price/maximum"), 100_000_000_000_i64);
+        assert_eq!(p("/properties/schema_version/const"), 1);
+        for list in ["trims", "option_groups"] {
+            assert_eq!(p(&format!("/$defs/model/properties/{list}/minItems")), 1);
+        }
+        assert_eq!(p("/$defs/optionGroup/properties/options/minItems"), 1);
+        assert_eq!(p("/$defs/compatibilityTable/properties/groups/minItems"), 1);
+        assert_eq!(
+            p("/$defs/optionGroup/properties/selection/enum"),
+            json!(["exactly_one", "at_most_one", "any"])
+        );
+    }
+
+    #[test]
+    fn catalog_errors_map_like_tenant_errors() {
+        let doc = json!({
+            "schema_version": 1,
+            "models": [{"code": "S7", "brand": "aurora", "name": {"en": "S7"}, "body_type": "suv",
+                        "energy": "diesel", "trims": [], "option_groups": [{"code": "paint",
+                        "name": {"en": "Paint"}, "selection": "exactly_one", "options": [
+                            {"code": "white", "name": {"en": "White"}, "price": -1, "colour": 1}
+                        ]}]}],
+        });
+        let shape = check(Kind::Catalog, "catalog/s7.yaml", &doc, &SpanMap::default());
+        let mut got: Vec<_> = shape
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, d.pointer.as_str()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (
+                    "schema.additional_property",
+                    "/models/0/option_groups/0/options/0"
+                ),
+                ("schema.enum", "/models/0/energy"),
+                ("schema.pattern", "/models/0/code"),
+                ("schema.range", "/models/0/option_groups/0/options/0/price"),
+                ("schema.too_few", "/models/0/trims"),
+            ]
+        );
+        assert_eq!(
+            shape.unknown_members,
+            ["/models/0/option_groups/0/options/0/colour"]
+        );
+        let price = shape
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "schema.range")
+            .unwrap();
+        assert!(price.message.contains("minor units"), "{}", price.message);
     }
 
     #[test]
@@ -377,7 +495,7 @@ mod tests {
                        "currency": "EUR", "time_zone": "Europe/Berlin", "colour": "red"},
             "org": {"regions": [], "stores": [{"code": "S1"}]},
         });
-        let shape = check("tenant.yaml", &doc, &SpanMap::default());
+        let shape = check(Kind::Tenant, "tenant.yaml", &doc, &SpanMap::default());
         assert_eq!(shape.unknown_members, ["/tenant/colour"]);
         let found = shape.diagnostics;
         let mut got: Vec<_> = found.iter().map(|d| (d.code, d.pointer.as_str())).collect();

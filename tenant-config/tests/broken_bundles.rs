@@ -1,13 +1,15 @@
-//! Loading real bundle directories: one good bundle, a broken fixture per kind of mistake (each
-//! asserting the exact code, file, line, column and pointer of every diagnostic), hostile input,
-//! the content hash, diffs, and a property test that loading never panics.
+//! Loading real bundle directories: good bundles (with and without a catalog), a broken fixture
+//! per kind of mistake in `tenant.yaml` and in catalog files (each asserting the exact code,
+//! file, line, column and pointer of every diagnostic), hostile input, the content hash, diffs,
+//! and a property test that loading never panics.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use forecourt_tenant_config::catalog::Selection;
 use forecourt_tenant_config::{
-    diff, load, tenant_schema, Bundle, BundleSource, Report, Severity, LIMITS,
+    catalog_schema, diff, load, tenant_schema, Bundle, BundleSource, Report, Severity, LIMITS,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -48,7 +50,12 @@ const W: Severity = Severity::Warning;
 
 /// Asserts that loading the broken fixture `name` reports exactly `expected`, in report order.
 fn assert_broken(name: &str, expected: &[Expected]) {
-    let report = load_dir(&format!("broken/{name}")).expect_err("the fixture must not load");
+    assert_fixture(&format!("broken/{name}"), expected);
+}
+
+/// As [`assert_broken`], for a fixture directory under `tests/fixtures`.
+fn assert_fixture(name: &str, expected: &[Expected]) {
+    let report = load_dir(name).expect_err("the fixture must not load");
     let got: Vec<Expected> = report
         .diagnostics
         .iter()
@@ -75,6 +82,18 @@ macro_rules! broken {
         #[test]
         fn $name() {
             assert_broken(stringify!($name), &[
+                $( { let (l, c) = at($line, $col); ($sev, $code, $file, l, c, $ptr) } ),*
+            ]);
+        }
+    };
+}
+
+/// As `broken!`, for a fixture under `broken_catalog/`; the test is named `catalog_<fixture>`.
+macro_rules! broken_catalog {
+    ($name:ident => $test:ident: $( ($sev:expr, $code:literal, $file:literal, $line:literal : $col:literal, $ptr:literal) ),* $(,)?) => {
+        #[test]
+        fn $test() {
+            assert_fixture(concat!("broken_catalog/", stringify!($name)), &[
                 $( { let (l, c) = at($line, $col); ($sev, $code, $file, l, c, $ptr) } ),*
             ]);
         }
@@ -326,7 +345,7 @@ fn reserved_folders_are_carried_and_other_files_warned_about() {
     let text = minimal_text();
     let bundle = load_files(&[
         ("tenant.yaml", &text),
-        ("catalog/models.yaml", "models: [{code: AURORA-7}]\n"),
+        ("workflows/order.yaml", "states: [draft, placed]\n"),
         ("scripts/price.rhai", "fn price(x) { x }\n"),
         ("README.md", "# skipped silently"),
         ("extra.yaml", "ignored: true\n"),
@@ -334,13 +353,14 @@ fn reserved_folders_are_carried_and_other_files_warned_about() {
     .unwrap_or_else(|r| panic!("{r}"));
     assert_eq!(
         bundle.files().keys().collect::<Vec<_>>(),
-        ["catalog/models.yaml", "scripts/price.rhai", "tenant.yaml"]
+        ["scripts/price.rhai", "tenant.yaml", "workflows/order.yaml"]
     );
     let canonical = bundle.canonical();
     assert_eq!(
-        canonical["catalog/models.yaml"],
-        json!({"models": [{"code": "AURORA-7"}]})
+        canonical["workflows/order.yaml"],
+        json!({"states": ["draft", "placed"]})
     );
+    assert!(bundle.catalog().is_empty());
     assert_eq!(
         canonical["scripts/price.rhai"],
         json!("fn price(x) { x }\n")
@@ -371,6 +391,277 @@ fn json_form_of_the_tenant_document_is_accepted() {
     );
 }
 
+// ---- the catalog ----------------------------------------------------------------------------
+
+#[test]
+fn catalog_bundle_loads_with_csv_rows() {
+    let bundle = load_dir("good/catalog").unwrap_or_else(|r| panic!("{r}"));
+    assert!(bundle.warnings().is_empty(), "{:?}", bundle.warnings());
+    let catalog = bundle.catalog();
+    assert_eq!(catalog.brands.len(), 1);
+    assert_eq!(catalog.brand("aurora").unwrap().name["en"], "Aurora");
+    assert_eq!(catalog.models.len(), 1);
+    let s7 = catalog.model("s7").unwrap();
+    assert_eq!(s7.trims.len(), 2);
+    assert_eq!(s7.trim("lr-awd").unwrap().price, 29_980_000);
+    assert_eq!(
+        s7.option("winter").unwrap().includes,
+        ["heated-seats", "heat-pump"]
+    );
+    assert_eq!(s7.group_of("tow").unwrap().selection, Selection::AtMostOne);
+    // The CSV table: rows read from the file (trimmed, comments skipped), `csv` kept.
+    let table = s7.table("paint-wheels").unwrap();
+    assert_eq!(table.csv.as_deref(), Some("catalog/s7/paint_wheels.csv"));
+    assert_eq!(
+        table.rows(),
+        [
+            ["std", "white", "r19"],
+            ["std", "black", "r19"],
+            ["lr-awd", "*", "r21"],
+            ["lr-awd", "white", "r19"],
+        ]
+    );
+    assert_eq!(s7.table("tow-wheels").unwrap().rows().len(), 2);
+    assert_eq!(
+        bundle.model_origin("s7"),
+        Some(("catalog/s7.yaml", "/models/0".to_string()))
+    );
+    assert_eq!(bundle.model_origin("s9"), None);
+    // Every file is kept and canonical; the CSV as text.
+    assert_eq!(
+        bundle.files().keys().collect::<Vec<_>>(),
+        [
+            "catalog/brands.yaml",
+            "catalog/s7.yaml",
+            "catalog/s7/paint_wheels.csv",
+            "tenant.yaml"
+        ]
+    );
+    assert!(bundle.canonical()["catalog/s7/paint_wheels.csv"]
+        .as_str()
+        .unwrap()
+        .starts_with("# trim, paint, wheels"));
+    // A bundle without a catalog has an empty one.
+    assert!(load_dir("good/minimal").unwrap().catalog().is_empty());
+}
+
+#[test]
+fn catalog_hash_covers_csv_data() {
+    let source = BundleSource::from_dir(fixture("good/catalog")).unwrap();
+    let original = load(&source).unwrap();
+    let mut files = source.files().clone();
+    let csv = "catalog/s7/paint_wheels.csv".to_string();
+    files.insert(
+        csv.clone(),
+        files[&csv].replace("std,black,r19", "std,black,r21"),
+    );
+    let changed = load(&BundleSource::from_files(files.clone())).unwrap_or_else(|r| panic!("{r}"));
+    assert_ne!(changed.hash(), original.hash());
+    assert_eq!(
+        changed.catalog().models[0].compatibility[0].rows()[1],
+        ["std", "black", "r21"]
+    );
+    let changes = diff(&original, &changed);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].file, csv);
+    // Reformatting a catalog document keeps the hash.
+    let mut files = source.files().clone();
+    let brands = "catalog/brands.yaml".to_string();
+    files.insert(
+        brands.clone(),
+        files[&brands].replace("# Brands of the tenant", "# The brands"),
+    );
+    let same = load(&BundleSource::from_files(files)).unwrap();
+    assert_eq!(same.hash(), original.hash());
+}
+
+#[test]
+fn the_catalog_schema_is_exposed_for_editors() {
+    let schema = catalog_schema();
+    assert_eq!(schema["required"], json!(["schema_version"]));
+    assert!(schema["$defs"]["model"]["properties"]["trims"]["description"].is_string());
+}
+
+broken_catalog!(unknown_brand => catalog_unknown_brand:
+    (E, "catalog.unknown_brand", "catalog/models.yaml", 17:12, "/models/1/brand"),
+);
+
+broken_catalog!(duplicate_codes => catalog_duplicate_codes:
+    (E, "catalog.duplicate_option", "catalog/a.yaml", 24:21, "/models/0/option_groups/1/options/1/code"),
+    (E, "catalog.option_trim_clash", "catalog/a.yaml", 25:21, "/models/0/option_groups/1/options/2/code"),
+    (E, "catalog.duplicate_brand", "catalog/b.yaml", 3:11, "/brands/0/code"),
+    (E, "catalog.duplicate_model", "catalog/b.yaml", 6:11, "/models/0/code"),
+);
+
+broken_catalog!(contradiction => catalog_contradiction:
+    (E, "catalog.contradiction", "catalog/models.yaml", 26:19, "/models/0/option_groups/1/options/2/code"),
+    (E, "catalog.contradiction", "catalog/models.yaml", 31:19, "/models/0/option_groups/1/options/3/code"),
+);
+
+broken_catalog!(package_cycle => catalog_package_cycle:
+    (E, "catalog.package_cycle", "catalog/models.yaml", 25:74, "/models/0/option_groups/1/options/2/includes/0"),
+);
+
+broken_catalog!(defaults => catalog_defaults:
+    (E, "catalog.default_conflict", "catalog/models.yaml", 15:27, "/models/0/trims/0/defaults/1"),
+    (E, "catalog.default_unavailable", "catalog/models.yaml", 15:27, "/models/0/trims/0/defaults/1"),
+    (E, "catalog.default_conflict", "catalog/models.yaml", 15:37, "/models/0/trims/0/defaults/3"),
+    (W, "catalog.missing_default", "catalog/models.yaml", 16:15, "/models/0/trims/1/code"),
+);
+
+broken_catalog!(table_unknown_value => catalog_table_unknown_value:
+    (E, "catalog.unknown_value", "catalog/models.yaml", 29:14, "/models/0/compatibility/0/rows/1/0"),
+    (E, "catalog.unknown_value", "catalog/models.yaml", 29:18, "/models/0/compatibility/0/rows/1/1"),
+    (E, "catalog.unknown_value", "catalog/models.yaml", 29:23, "/models/0/compatibility/0/rows/1/2"),
+    (W, "catalog.duplicate_row", "catalog/models.yaml", 30:11, "/models/0/compatibility/0/rows/2"),
+);
+
+broken_catalog!(table_row_length => catalog_table_row_length:
+    (E, "catalog.row_length", "catalog/models.yaml", 29:11, "/models/0/compatibility/0/rows/1"),
+    (E, "catalog.row_length", "catalog/s7.csv", 3:1, "/1"),
+);
+
+broken_catalog!(table_dash => catalog_table_dash:
+    (E, "catalog.no_value_not_allowed", "catalog/models.yaml", 29:19, "/models/0/compatibility/0/rows/1/1"),
+    (E, "catalog.no_value_not_allowed", "catalog/models.yaml", 30:14, "/models/0/compatibility/0/rows/2/0"),
+);
+
+broken_catalog!(dates => catalog_dates:
+    (E, "catalog.invalid_date", "catalog/models.yaml", 16:28, "/models/0/trims/0/available/from"),
+    (E, "catalog.date_order", "catalog/models.yaml", 27:22, "/models/0/option_groups/0/options/0/available/until"),
+    (E, "catalog.invalid_date", "catalog/models.yaml", 31:53, "/models/0/option_groups/0/options/1/available/until"),
+);
+
+broken_catalog!(unknown_region => catalog_unknown_region:
+    (E, "catalog.unknown_region", "catalog/models.yaml", 16:38, "/models/0/trims/0/available/regions/1"),
+    (E, "catalog.unknown_region", "catalog/models.yaml", 25:36, "/models/0/option_groups/0/options/0/available/regions/0"),
+    (E, "catalog.unknown_trim", "catalog/models.yaml", 25:56, "/models/0/option_groups/0/options/0/available/trims/1"),
+);
+
+// Shape and meaning findings of one catalog file, all from one load.
+broken_catalog!(many_rules => catalog_many_rules:
+    (E, "catalog.duplicate_spec", "catalog/models.yaml", 13:17, "/models/0/specs/1/code"),
+    (E, "locale.unknown", "catalog/models.yaml", 13:47, "/models/0/specs/1/label/fr"),
+    (E, "locale.missing_default", "catalog/models.yaml", 15:28, "/models/0/trims/0/name"),
+    (E, "catalog.unknown_option", "catalog/models.yaml", 21:70, "/models/0/option_groups/0/options/0/requires/0"),
+    (E, "catalog.unknown_option", "catalog/models.yaml", 21:86, "/models/0/option_groups/0/options/0/excludes/0"),
+    (E, "catalog.duplicate_group", "catalog/models.yaml", 22:15, "/models/0/option_groups/1/code"),
+    (E, "schema.range", "catalog/models.yaml", 26:56, "/models/0/option_groups/1/options/0/price"),
+    (E, "catalog.empty_table", "catalog/models.yaml", 28:15, "/models/0/compatibility/0/code"),
+    (E, "catalog.unknown_group", "catalog/models.yaml", 29:25, "/models/0/compatibility/0/groups/1"),
+);
+
+/// The header mismatch is located in the CSV file; an unused CSV file is only a warning.
+#[test]
+fn catalog_csv_header() {
+    assert_fixture(
+        "broken_catalog/csv_header",
+        &[
+            (
+                E,
+                "catalog.missing_csv",
+                "catalog/models.yaml",
+                Some(30),
+                Some(14),
+                "/models/0/compatibility/1/csv",
+            ),
+            (
+                W,
+                "catalog.unused_csv",
+                "catalog/tables/old.csv",
+                None,
+                None,
+                "",
+            ),
+            (
+                E,
+                "catalog.csv_header",
+                "catalog/tables/paint_wheels.csv",
+                Some(2),
+                Some(7),
+                "",
+            ),
+        ],
+    );
+    let report = load_dir("broken_catalog/csv_header").unwrap_err();
+    let header = &report.diagnostics[2];
+    assert!(
+        header.message.contains(
+            "names the columns `trim,wheels,paint`, but table `paint-wheels` of model `s7` \
+             (`catalog/models.yaml`, line 25, `/models/0/compatibility/0`) lists the groups \
+             `trim,paint,wheels`"
+        ),
+        "{}",
+        header.message
+    );
+}
+
+#[test]
+fn catalog_messages_explain() {
+    let report = load_dir("broken_catalog/contradiction").unwrap_err();
+    assert!(report.diagnostics[0].message.starts_with(
+        "option `adventure` can never be chosen: it needs `matte` and `tow`, which exclude \
+         each other"
+    ));
+    let report = load_dir("broken_catalog/package_cycle").unwrap_err();
+    assert!(report.diagnostics[0]
+        .message
+        .contains("`comfort` → `premium` → `lounge` → `comfort`"));
+    let report = load_dir("broken_catalog/unknown_brand").unwrap_err();
+    assert!(report.diagnostics[0]
+        .message
+        .contains("Did you mean `aurora`?"));
+}
+
+/// Catalog rules that need the tenant (locales, regions) wait for a readable tenant document;
+/// the others run anyway, and a broken catalog file does not hide the rest.
+#[test]
+fn catalog_is_checked_with_a_broken_tenant_and_broken_siblings() {
+    let text = minimal_text().replace("currency: CNY", "currency: yuan");
+    let dir = fixture("broken_catalog/unknown_region");
+    let models = std::fs::read_to_string(dir.join("catalog/models.yaml")).unwrap();
+    let report = load_files(&[
+        ("tenant.yaml", &text),
+        ("catalog/models.yaml", &models),
+        (
+            "catalog/other.yaml",
+            "schema_version: 1\nbrands: [{code: x\n",
+        ),
+    ])
+    .unwrap_err();
+    let found: Vec<_> = report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.file.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("catalog.unknown_region", "catalog/models.yaml"),
+            ("catalog.unknown_region", "catalog/models.yaml"),
+            ("catalog.unknown_trim", "catalog/models.yaml"),
+            ("yaml.syntax", "catalog/other.yaml"),
+            ("schema.pattern", "tenant.yaml"),
+        ]
+    );
+    // A tenant that cannot be read at all: no region or locale findings, the rest stays.
+    let report = load_files(&[
+        ("tenant.yaml", "schema_version: 1\n"),
+        ("catalog/models.yaml", &models),
+    ])
+    .unwrap_err();
+    let codes: Vec<_> = report.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "catalog.unknown_trim",
+            "schema.required",
+            "schema.required",
+            "schema.required"
+        ]
+    );
+}
+
 // ---- hostile input ------------------------------------------------------------------------
 
 #[test]
@@ -395,6 +686,109 @@ fn alias_bomb_is_rejected_quickly() {
         .collect();
     // The 8th alias on the `lol4` line takes the added values past 100,000.
     assert_eq!(found, [("yaml.alias_limit", Some(6), Some(63))]);
+}
+
+/// Catalogs built to make the meaning layer work quadratically (thousands of wrong names
+/// against thousands of candidates, trims × groups, long `requires` chains) stay fast.
+#[test]
+fn hostile_catalogs_are_checked_quickly() {
+    let text = minimal_text();
+    let head = |trims: &str, groups: &str| {
+        format!(
+            "schema_version: 1\nbrands: [{{code: a, name: {{zh-CN: a}}}}]\nmodels:\n- code: m\n  \
+             brand: a\n  name: {{zh-CN: m}}\n  body_type: suv\n  energy: bev\n  trims:\n{trims}  \
+             option_groups:\n{groups}"
+        )
+    };
+    let one_trim = "  - {code: t, name: {zh-CN: t}, price: 1}\n";
+    let group = |selection: &str, options: String| {
+        format!("  - code: g\n    name: {{zh-CN: g}}\n    selection: {selection}\n    options:\n{options}")
+    };
+    let options = |n: usize, extra: &dyn Fn(usize) -> String| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "    - {{code: o{i}, name: {{zh-CN: o}}, price: 0{}}}\n",
+                    extra(i)
+                )
+            })
+            .collect()
+    };
+    let unknown_names = head(
+        one_trim,
+        &group("any", options(6000, &|i| format!(", requires: [q{i}]"))),
+    );
+    let chain = head(
+        one_trim,
+        &group(
+            "any",
+            options(3000, &|i| format!(", requires: [o{}]", i + 1)),
+        ),
+    );
+    let mut table = head(
+        one_trim,
+        &group("exactly_one", options(2500, &|_| String::new())),
+    );
+    table.push_str("  compatibility: [{code: c, groups: [g], csv: catalog/c.csv}]\n");
+    let csv: String = std::iter::once("g\n".to_string())
+        .chain((0..50_000).map(|i| format!("z{i}\n")))
+        .collect();
+    let trims: String = (0..4000)
+        .map(|i| format!("  - {{code: t{i}, name: {{zh-CN: t}}, price: 1}}\n"))
+        .collect();
+    let groups: String = (0..4000)
+        .map(|i| {
+            format!(
+                "  - {{code: g{i}, name: {{zh-CN: g}}, selection: exactly_one, options: \
+                 [{{code: o{i}, name: {{zh-CN: o}}, price: 0}}]}}\n"
+            )
+        })
+        .collect();
+    let trims_by_groups = head(&trims, &groups);
+    // (case, catalog files, the code expected, how often)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, usize);
+    let cases: [Case; 4] = [
+        (
+            "unknown names",
+            &[("catalog/m.yaml", &unknown_names)],
+            "catalog.unknown_option",
+            6000,
+        ),
+        (
+            "requires chain",
+            &[("catalog/m.yaml", &chain)],
+            "catalog.too_complex",
+            1,
+        ),
+        (
+            "csv values",
+            &[("catalog/m.yaml", &table), ("catalog/c.csv", &csv)],
+            "catalog.unknown_value",
+            50_000,
+        ),
+        (
+            "trims × groups",
+            &[("catalog/m.yaml", &trims_by_groups)],
+            "catalog.missing_default",
+            4000,
+        ),
+    ];
+    for (name, files, code, count) in cases {
+        let mut all = vec![("tenant.yaml", text.as_str())];
+        all.extend_from_slice(files);
+        let started = Instant::now();
+        let diagnostics = match load_files(&all) {
+            Ok(bundle) => bundle.warnings().to_vec(),
+            Err(report) => report.diagnostics,
+        };
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(4), "{name}: {elapsed:?}");
+        assert_eq!(
+            diagnostics.iter().filter(|d| d.code == code).count(),
+            count,
+            "{name}"
+        );
+    }
 }
 
 #[test]
@@ -502,7 +896,7 @@ fn diff_reports_added_store_and_changed_grant() {
         );
     let new = load_files(&[
         ("tenant.yaml", &text),
-        ("catalog/models.yaml", "models: []\n"),
+        ("catalog/models.yaml", "schema_version: 1\nmodels: []\n"),
     ])
     .unwrap_or_else(|r| panic!("{r}"));
     let changes = diff(&old, &new);
@@ -518,7 +912,10 @@ fn diff_reports_added_store_and_changed_grant() {
             ("replace", "tenant.yaml", "/roles/1/grants/0/reach"),
         ]
     );
-    assert_eq!(changes[0].new, Some(json!({"models": []})));
+    assert_eq!(
+        changes[0].new,
+        Some(json!({"schema_version": 1, "models": []}))
+    );
     assert_eq!(changes[1].new.as_ref().unwrap()["code"], "NB-001");
     assert_eq!(changes[1].old, None);
     assert_eq!(changes[2].old, Some(json!("own_store")));
@@ -609,6 +1006,30 @@ fn edit() -> impl Strategy<Value = Edit> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn load_never_panics_on_mutated_catalog(
+        edits in prop::collection::vec(edit(), 1..12),
+        csv_edits in prop::collection::vec(edit(), 0..4),
+    ) {
+        let source = BundleSource::from_dir(fixture("good/catalog")).unwrap();
+        let mut files = source.files().clone();
+        let model = "catalog/s7.yaml".to_string();
+        let csv = "catalog/s7/paint_wheels.csv".to_string();
+        files.insert(model.clone(), apply(&files[&model], &edits));
+        files.insert(csv.clone(), apply(&files[&csv], &csv_edits));
+        match load(&BundleSource::from_files(files)) {
+            Ok(bundle) => prop_assert_eq!(bundle.hash().len(), 64),
+            Err(report) => {
+                prop_assert!(report.has_errors());
+                for d in &report.diagnostics {
+                    prop_assert!(d.line.is_none_or(|l| l >= 1));
+                    prop_assert!(d.column.is_none_or(|c| c >= 1));
+                    prop_assert!(d.pointer.is_empty() || d.pointer.starts_with('/'));
+                }
+            }
+        }
+    }
 
     #[test]
     fn load_never_panics_on_mutated_input(edits in prop::collection::vec(edit(), 1..12)) {
