@@ -114,6 +114,10 @@ pub enum ScriptError {
     },
     /// The script hit one of the sandbox's limits and was stopped. `max` is the limit's value,
     /// in the unit given by [`Limit::value_in`].
+    ///
+    /// Rhai places a limit hit inside a script function at the outermost call of that function
+    /// in the script, not at the statement that hit it. A hook's entry function is called by the
+    /// host, not from the script, so limits hit in a hook usually come without line and column.
     #[error("script \"{script}\" stopped{}: {}", At(*.line, *.column), .limit.explain(*.max))]
     LimitExceeded {
         script: String,
@@ -128,6 +132,17 @@ pub enum ScriptError {
         script: String,
         /// What the script returned, e.g. "an integer" or "a function pointer".
         found: String,
+        message: String,
+    },
+    /// The script returned an output of the right shape that its hook does not accept, e.g. a
+    /// negative tax or a lead score above 100.
+    #[error(
+        "script \"{script}\" returned an output the hook \"{hook}\" does not accept: {message}"
+    )]
+    InvalidOutput {
+        script: String,
+        /// The hook's name, e.g. `tax.purchase`.
+        hook: String,
         message: String,
     },
     /// The script has no function of that name taking that many inputs.
@@ -151,6 +166,7 @@ impl ScriptError {
             | ScriptError::Runtime { script, .. }
             | ScriptError::LimitExceeded { script, .. }
             | ScriptError::WrongOutputType { script, .. }
+            | ScriptError::InvalidOutput { script, .. }
             | ScriptError::MissingFunction { script, .. }
             | ScriptError::InvalidInput { script, .. } => script,
         }

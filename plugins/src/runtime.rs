@@ -234,14 +234,29 @@ impl ScriptRuntime {
         inputs: &Value,
     ) -> Result<T, ScriptError> {
         let output = self.run_dynamic(script, function, inputs)?;
-        rhai::serde::from_dynamic::<T>(&output).map_err(|mut err| {
-            err.set_position(rhai::Position::NONE);
-            ScriptError::WrongOutputType {
+        output_as(script, &output)
+    }
+
+    /// Call `function` with ready-made Rhai arguments, under the per-call deadline. Typed hooks
+    /// use this to hand their input to the script without a detour through JSON.
+    pub(crate) fn call_dynamic(
+        &self,
+        script: &CompiledScript,
+        function: &str,
+        args: Vec<Dynamic>,
+    ) -> Result<Dynamic, ScriptError> {
+        if !script.has_function(function, args.len()) {
+            return Err(ScriptError::MissingFunction {
                 script: script.name.clone(),
-                found: describe(&output).to_string(),
-                message: err.to_string(),
-            }
-        })
+                function: function.to_string(),
+                arity: args.len(),
+            });
+        }
+        let mut scope = Scope::new();
+        let _deadline = RunDeadline::arm(self.limits.timeout);
+        self.engine
+            .call_fn::<Dynamic>(&mut scope, &script.code.ast, function, args)
+            .map_err(|err| ScriptError::from_eval(&script.name, *err, &self.limits))
     }
 
     fn run_dynamic(
@@ -267,6 +282,21 @@ impl ScriptRuntime {
         };
         result.map_err(|err| ScriptError::from_eval(&script.name, *err, &self.limits))
     }
+}
+
+/// Convert what a script returned to `T`, or say why it does not fit.
+pub(crate) fn output_as<T: DeserializeOwned>(
+    script: &CompiledScript,
+    output: &Dynamic,
+) -> Result<T, ScriptError> {
+    rhai::serde::from_dynamic::<T>(output).map_err(|mut err| {
+        err.set_position(rhai::Position::NONE);
+        ScriptError::WrongOutputType {
+            script: script.name.clone(),
+            found: describe(output).to_string(),
+            message: err.to_string(),
+        }
+    })
 }
 
 /// The arguments for calling `function`, from a JSON array, object or null.
