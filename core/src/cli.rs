@@ -70,6 +70,9 @@ pub enum Command {
     /// Bundle versions of a tenant.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Tenant scripts (Rhai rules).
+    #[command(subcommand)]
+    Script(ScriptCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -169,6 +172,12 @@ pub enum TokenCommand {
         #[arg(long)]
         id: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScriptCommand {
+    /// Compile every script of a bundle directory and run its `*.test.yaml` cases.
+    Test { dir: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -423,6 +432,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bundle(cmd) => bundle_command(&cli, cmd).await,
+        Command::Script(ScriptCommand::Test { dir }) => script_test(dir),
     }
 }
 
@@ -471,6 +481,46 @@ async fn bundle_command(cli: &Cli, cmd: &BundleCommand) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `forecourt script test DIR`: every hook script's cases, then every problem found.
+fn script_test(dir: &std::path::Path) -> anyhow::Result<()> {
+    let source =
+        BundleSource::from_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let files = source.files();
+    let runtime = forecourt_plugins::ScriptRuntime::new(forecourt_plugins::suite::check_limits());
+    let mut scripts = 0;
+    for (path, text) in files {
+        let Some(hook) = forecourt_plugins::hook_for_path(path) else {
+            continue;
+        };
+        scripts += 1;
+        let tests = files.get(&hook.test_path());
+        match tests.map(|t| forecourt_plugins::run_suite(&runtime, hook, path, text, t)) {
+            Some(Ok(report)) => println!("{report}"),
+            Some(Err(e)) => println!("{path}: {e}"),
+            None => println!("{path}: no test cases ({} is missing)", hook.test_path()),
+        }
+    }
+    let problems = forecourt_plugins::check_bundle_scripts(files);
+    for p in &problems {
+        let at = match (p.line, p.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", p.file),
+            _ => p.file.clone(),
+        };
+        eprintln!(
+            "{at}: {}[{}] {}",
+            if p.is_error() { "error" } else { "warning" },
+            p.code,
+            p.message
+        );
+    }
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    if errors > 0 {
+        bail!("{errors} script problem(s) in {}", dir.display());
+    }
+    println!("{scripts} script(s) compiled and passed their tests");
     Ok(())
 }
 

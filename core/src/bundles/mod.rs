@@ -20,6 +20,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::audit;
+use crate::catalog::CompiledCatalog;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::store::{now_ms, TenantTx};
@@ -49,8 +50,14 @@ fn diag(code: &'static str, pointer: &str, message: String) -> Diagnostic {
     }
 }
 
+/// A bundle that passed every check, with its catalog compiled.
+pub struct Validated {
+    pub bundle: Bundle,
+    pub catalog: CompiledCatalog,
+}
+
 /// Validates `source` for `tenant` without writing anything.
-pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Bundle, ApiError> {
+pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validated, ApiError> {
     let bundle =
         forecourt_tenant_config::load(source).map_err(|report| ApiError::InvalidBundle {
             diagnostics: report.diagnostics,
@@ -82,13 +89,37 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Bundle,
     if let Err(e) = crate::authz::compile(&tenant.id, bundle.tenant()) {
         problems.push(diag("authz.compile", "/roles", e.to_string()));
     }
-    if problems.is_empty() {
-        Ok(bundle)
-    } else {
-        Err(ApiError::InvalidBundle {
+    problems.extend(script_problems(bundle.files()));
+    let catalog = match CompiledCatalog::compile(&bundle) {
+        Ok(c) => Some(c),
+        Err(mut unbuildable) => {
+            problems.append(&mut unbuildable);
+            None
+        }
+    };
+    match catalog {
+        Some(catalog) if problems.is_empty() => Ok(Validated { bundle, catalog }),
+        _ => Err(ApiError::InvalidBundle {
             diagnostics: problems,
-        })
+        }),
     }
+}
+
+/// Compiles every script of the bundle and runs its test cases: a broken rule never goes live.
+pub fn script_problems(files: &std::collections::BTreeMap<String, String>) -> Vec<Diagnostic> {
+    forecourt_plugins::check_bundle_scripts(files)
+        .into_iter()
+        .filter(|p| p.is_error())
+        .map(|p| Diagnostic {
+            severity: Severity::Error,
+            code: p.code,
+            file: p.file,
+            line: p.line.and_then(|l| u32::try_from(l).ok()),
+            column: p.column.and_then(|c| u32::try_from(c).ok()),
+            pointer: String::new(),
+            message: p.message,
+        })
+        .collect()
 }
 
 /// Checks the new bundle against live data: units and roles still in use must remain.
@@ -191,7 +222,7 @@ pub async fn apply(
     actor: &str,
     origin: Origin,
 ) -> Result<ApplyOutcome, ApiError> {
-    let bundle = validate_for(tenant, source)?;
+    let Validated { bundle, catalog } = validate_for(tenant, source)?;
     let db = &state.db;
     let mut tx = db.tenant_tx(&tenant.id).await?;
     // Take the tenant's row lock first: concurrent applies to one tenant serialise here.
@@ -289,7 +320,7 @@ pub async fn apply(
     let hash = bundle.hash().to_string();
     state
         .snapshots
-        .put(Arc::new(Snapshot::build(row, Some(bundle))?));
+        .put(Arc::new(Snapshot::build_with(row, Some(bundle), catalog)?));
     tracing::info!(tenant = %tenant.slug, version = next, %hash, "bundle published");
     Ok(ApplyOutcome {
         tenant: tenant.slug.clone(),

@@ -77,8 +77,11 @@ async fn put_bundle(
     authz: Authz,
     req: Request,
 ) -> ApiResult<Json<ApplyOutcome>> {
+    // Read the body first: answering before it is read would leave the client's connection
+    // unusable for its next request.
+    let source = read_upload(&state, req).await;
     authz.check(&Resource::Tenant)?;
-    let source = read_upload(&state, req).await?;
+    let source = source?;
     let tenant = authz.actor.tenant.tenant.clone();
     Ok(Json(
         apply(
@@ -110,10 +113,13 @@ async fn validate_bundle(
     authz: Authz,
     req: Request,
 ) -> ApiResult<Json<ValidationResult>> {
+    // Read the body first: answering before it is read would leave the client's connection
+    // unusable for its next request.
+    let source = read_upload(&state, req).await;
     authz.check(&Resource::Tenant)?;
-    let source = read_upload(&state, req).await?;
+    let source = source?;
     match validate_for(&authz.actor.tenant.tenant, &source) {
-        Ok(bundle) => Ok(Json(ValidationResult {
+        Ok(super::Validated { bundle, .. }) => Ok(Json(ValidationResult {
             valid: true,
             hash: Some(bundle.hash().to_string()),
             diagnostics: bundle.warnings().to_vec(),

@@ -30,6 +30,10 @@ pub enum ApiError {
     },
     #[error("invalid bundle")]
     InvalidBundle { diagnostics: Vec<Diagnostic> },
+    /// A request an extractor or layer refused (malformed path or query parameter …), with the
+    /// status it chose.
+    #[error("rejected")]
+    Rejected { status: StatusCode, detail: String },
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("payload too large")]
@@ -91,6 +95,7 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::InvalidBundle { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::Rejected { status, .. } => *status,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -107,6 +112,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::Invalid { code, .. } => code,
             ApiError::InvalidBundle { .. } => "bundle_invalid",
+            ApiError::Rejected { .. } => "invalid_request",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
@@ -122,6 +128,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Invalid { .. } => "Invalid request",
             ApiError::InvalidBundle { .. } => "The bundle is not valid; nothing was applied",
+            ApiError::Rejected { .. } => "Invalid request",
             ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::PayloadTooLarge => "Request body too large",
             ApiError::Unavailable(_) => "Service unavailable",
@@ -154,6 +161,7 @@ impl ApiError {
                     .count();
                 format!("{errors} error(s) found; fix them all and apply again. See `errors`.")
             }
+            ApiError::Rejected { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
             }

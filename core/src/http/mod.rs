@@ -78,6 +78,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Every storefront route (tenant from Host or `/t/{slug}`).
 fn public_api() -> OpenApiRouter<AppState> {
     crate::tenancy::routes::public_router()
+        .merge(crate::finance::routes::public_router())
+        .merge(crate::catalog::routes::public_router())
 }
 
 fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState> {

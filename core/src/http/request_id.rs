@@ -40,12 +40,13 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route, tenant = tracing::field::Empty, status = tracing::field::Empty);
     let started = std::time::Instant::now();
     let header = HeaderValue::from_str(&id).ok();
-    let mut response = REQUEST_ID
+    let response = REQUEST_ID
         .scope(
-            id,
+            id.clone(),
             tracing::Instrument::instrument(next.run(request), span.clone()),
         )
         .await;
+    let mut response = REQUEST_ID.scope(id, ensure_problem(response)).await;
     let status = response.status().as_u16();
     span.record("status", status);
     crate::http::metrics::record(method.as_str(), &route, status, started.elapsed());
@@ -53,4 +54,37 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-request-id", h);
     }
     response
+}
+
+/// Every error response is problem+json: an error that some layer or extractor rejection
+/// produced as plain text (a malformed path or query parameter, say) is rewrapped here.
+async fn ensure_problem(response: Response) -> Response {
+    use crate::http::error::ApiError;
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let err = match status.as_u16() {
+        404 => ApiError::NotFound("This path".into()),
+        413 => ApiError::PayloadTooLarge,
+        _ if status.is_server_error() => ApiError::Internal(text),
+        _ => ApiError::Rejected {
+            status,
+            detail: if text.is_empty() {
+                "The request is not valid.".into()
+            } else {
+                text
+            },
+        },
+    };
+    err.into_response()
 }

@@ -23,6 +23,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::authz::{self, TenantPolicies};
+use crate::catalog::CompiledCatalog;
 use crate::http::error::ApiError;
 use crate::store::{now_ms, Db};
 
@@ -147,6 +148,8 @@ pub struct Snapshot {
     /// `None` until the tenant's first bundle is applied.
     pub bundle: Option<Arc<Bundle>>,
     pub policies: Arc<TenantPolicies>,
+    /// Every catalog model compiled for the configurator.
+    pub catalog: Arc<CompiledCatalog>,
 }
 
 impl Snapshot {
@@ -156,6 +159,25 @@ impl Snapshot {
 
     /// Builds a snapshot from a tenant row and its validated active bundle.
     pub fn build(tenant: TenantRow, bundle: Option<Bundle>) -> Result<Snapshot, ApiError> {
+        let catalog = match &bundle {
+            Some(b) => CompiledCatalog::compile(b).map_err(|problems| {
+                ApiError::Internal(format!(
+                    "catalog of {} no longer compiles: {}",
+                    tenant.slug,
+                    problems.first().map(|p| p.message.as_str()).unwrap_or("")
+                ))
+            })?,
+            None => CompiledCatalog::default(),
+        };
+        Self::build_with(tenant, bundle, catalog)
+    }
+
+    /// Builds a snapshot when the catalog is already compiled (at apply).
+    pub fn build_with(
+        tenant: TenantRow,
+        bundle: Option<Bundle>,
+        catalog: CompiledCatalog,
+    ) -> Result<Snapshot, ApiError> {
         let policies = match &bundle {
             Some(b) => {
                 Arc::new(authz::compile(&tenant.id, b.tenant()).map_err(ApiError::internal)?)
@@ -166,6 +188,7 @@ impl Snapshot {
             tenant,
             bundle: bundle.map(Arc::new),
             policies,
+            catalog: Arc::new(catalog),
         })
     }
 }

@@ -12,6 +12,22 @@ async fn versions(server: &Server, token: &str) -> Vec<Value> {
     body["versions"].as_array().unwrap().clone()
 }
 
+async fn put_files(
+    server: &Server,
+    token: &str,
+    files: &std::collections::BTreeMap<String, String>,
+) -> (u16, Value) {
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/admin/bundle",
+            Some(token),
+            Some(json!({ "files": files })),
+        )
+        .await;
+    (status.as_u16(), body)
+}
+
 async fn put_yaml(server: &Server, token: &str, yaml: &str) -> (u16, Value) {
     let resp = server
         .client
@@ -106,7 +122,7 @@ async fn versions_diff_and_rollback() {
     let admin = server.login("aurora", "admin@aurora.example").await;
     let (good, changed) = crate::kit::aurora_with_sales_org_read();
     // Re-applying the same content is a no-op.
-    let (status, same) = put_yaml(&server, &admin, &good).await;
+    let (status, same) = put_files(&server, &admin, &good).await;
     assert_eq!(status, 200, "{same}");
     assert_eq!(same["changed"], false);
     assert_eq!(same["version"], 1);
@@ -114,7 +130,7 @@ async fn versions_diff_and_rollback() {
     // A meaningful change: the sales consultant now also reads the org tree.
     let sales = server.login("aurora", "sales.sh01@aurora.example").await;
     assert_eq!(server.get("/api/v1/org", &sales).await.0, 403);
-    let (status, v2) = put_yaml(&server, &admin, &changed).await;
+    let (status, v2) = put_files(&server, &admin, &changed).await;
     assert_eq!(status, 200, "{v2}");
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["changed"], true);
@@ -161,7 +177,7 @@ async fn versions_diff_and_rollback() {
     assert_eq!(list[0]["based_on"], 1);
     let (status, v1) = server.get("/api/v1/admin/bundle/versions/1", &admin).await;
     assert_eq!(status, 200);
-    assert_eq!(v1["files"]["tenant.yaml"], good.as_str());
+    assert_eq!(v1["files"]["tenant.yaml"], good["tenant.yaml"].as_str());
     let (status, body) = server.get("/api/v1/admin/bundle/versions/99", &admin).await;
     assert_problem(status, &body, 404, "not_found");
     let (_, audit) = server.get("/api/v1/audit", &admin).await;
@@ -274,4 +290,44 @@ async fn hostile_yaml_is_rejected_fast() {
     // The server keeps serving.
     assert_eq!(server.get("/api/v1/me", &admin).await.0, 200);
     assert_eq!(versions(&server, &admin).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_rule_never_goes_live() {
+    let server = Server::demo().await;
+    let admin = server.login("aurora", "admin@aurora.example").await;
+    let mut files = demo_bundle("aurora-motors");
+    // A script that no longer compiles, and one whose own test cases now fail.
+    files.insert(
+        "scripts/pricing.adjust.rhai".into(),
+        "fn adjust_price(input) {\n  let x = ;\n}\n".into(),
+    );
+    let tax = files["scripts/tax.purchase.rhai"].clone();
+    files.insert(
+        "scripts/tax.purchase.rhai".into(),
+        tax.replace("1500000", "1600000")
+            .replace("1_500_000", "1_600_000"),
+    );
+    let (status, body) = put_files(&server, &admin, &files).await;
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].as_array().unwrap();
+    let compile = errors
+        .iter()
+        .find(|e| e["code"] == "script.compile")
+        .expect("compile error reported");
+    assert_eq!(compile["file"], "scripts/pricing.adjust.rhai");
+    assert_eq!(compile["line"], 2);
+    assert!(
+        errors.iter().any(|e| e["code"] == "script.test_failed"
+            && e["file"]
+                .as_str()
+                .unwrap()
+                .starts_with("scripts/tax.purchase")),
+        "{body}"
+    );
+    assert_eq!(
+        versions(&server, &admin).await.len(),
+        1,
+        "nothing was applied"
+    );
 }

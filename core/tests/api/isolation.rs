@@ -72,6 +72,7 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
     let params: BTreeMap<&str, String> = BTreeMap::from([
         ("code", "sh01".to_string()),
         ("version", "1".to_string()),
+        ("model", "s7".to_string()),
         ("slug", "aurora".to_string()),
     ]);
     // `{id}` means a user or a token depending on the path.

@@ -1,6 +1,7 @@
 //! The test kit: boots the real router on a real database (a fresh SQLite file, or a fresh
 //! PostgreSQL database when `FORECOURT_TEST_POSTGRES` names a server) and talks HTTP to it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -218,27 +219,31 @@ pub fn assert_problem(status: StatusCode, body: &Value, want_status: u16, want_c
     );
 }
 
-/// The demo bundle files of a demo tenant, as the upload JSON.
+/// Every file of a demo tenant's bundle (tenant.yaml, catalog, scripts …), as the upload JSON.
 pub fn demo_bundle(dir: &str) -> std::collections::BTreeMap<String, String> {
-    let text = std::fs::read_to_string(examples_dir().join(dir).join("bundle/tenant.yaml"))
-        .expect("demo bundle");
-    std::collections::BTreeMap::from([("tenant.yaml".to_string(), text)])
+    forecourt_tenant_config::BundleSource::from_dir(examples_dir().join(dir).join("bundle"))
+        .expect("demo bundle")
+        .files()
+        .clone()
 }
 
-/// The aurora demo `tenant.yaml` with one more grant for sales consultants: `org.read` at tenant
-/// reach (a meaningful change: one added grant, no other difference).
-pub fn aurora_with_sales_org_read() -> (String, String) {
-    let good = demo_bundle("aurora-motors")["tenant.yaml"].clone();
-    let role_at = good
+/// The aurora demo bundle, and the same with one more grant for sales consultants: `org.read`
+/// at tenant reach (a meaningful change: one added grant in tenant.yaml, no other difference).
+pub fn aurora_with_sales_org_read() -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let good = demo_bundle("aurora-motors");
+    let text = good["tenant.yaml"].clone();
+    let role_at = text
         .find("code: sales_consultant")
         .expect("demo has a sales consultant");
     let marker = "reach: own_store\n";
     let at = role_at
-        + good[role_at..]
+        + text[role_at..]
             .find(marker)
             .expect("with an own_store grant")
         + marker.len();
+    let mut changed_text = text.clone();
+    changed_text.insert_str(at, "      - actions: [org.read]\n        reach: tenant\n");
     let mut changed = good.clone();
-    changed.insert_str(at, "      - actions: [org.read]\n        reach: tenant\n");
+    changed.insert("tenant.yaml".into(), changed_text);
     (good, changed)
 }

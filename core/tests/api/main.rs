@@ -6,8 +6,10 @@ mod kit;
 
 mod auth;
 mod bundles;
+mod catalog;
 mod cli;
 mod edge;
+mod finance;
 mod isolation;
 mod nodes;
 mod rls;

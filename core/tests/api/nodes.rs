@@ -28,8 +28,7 @@ async fn a_publish_on_one_node_is_live_on_the_other_within_a_second() {
         .client
         .put(format!("{}/api/v1/admin/bundle", one.base))
         .bearer_auth(&admin)
-        .header("content-type", "application/yaml")
-        .body(changed)
+        .json(&serde_json::json!({ "files": changed }))
         .send()
         .await
         .unwrap();
