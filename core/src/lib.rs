@@ -27,6 +27,7 @@ pub mod cli;
 pub mod demo;
 pub mod finance;
 pub mod http;
+pub mod quotes;
 pub mod state;
 pub mod store;
 pub mod tenancy;

@@ -47,6 +47,8 @@ pub struct Inner {
     pub snapshots: Snapshots,
     pub tokens: TokenCache,
     pub throttle: LoginThrottle,
+    /// The Rhai sandbox for tenant rules on the request path (compiled scripts cached by hash).
+    pub scripts: forecourt_plugins::ScriptRuntime,
 }
 
 /// Cheap to clone; shared by every request.
@@ -69,6 +71,7 @@ impl AppState {
             snapshots: Snapshots::new(),
             tokens,
             throttle: LoginThrottle::new(),
+            scripts: forecourt_plugins::ScriptRuntime::default(),
         }))
     }
 }

@@ -353,6 +353,23 @@ fn locales(c: &mut Checker<'_>, doc: &TenantDoc) {
     for (i, r) in doc.roles.iter().enumerate() {
         texts.push((format!("/roles/{i}/name"), &r.name));
     }
+    if let Some(q) = &doc.quotes {
+        let mut seen = HashSet::new();
+        for (i, fee) in q.fees.iter().enumerate() {
+            texts.push((format!("/quotes/fees/{i}/label"), &fee.label));
+            texts.push((format!("/quotes/fees/{i}/explanation"), &fee.explanation));
+            if !seen.insert(fee.code.as_str()) {
+                c.error(
+                    "quotes.duplicate_fee",
+                    format!("/quotes/fees/{i}/code"),
+                    format!(
+                        "fee code `{}` is used twice; every fee needs its own code",
+                        fee.code
+                    ),
+                );
+            }
+        }
+    }
     text_locales(c, locales, texts);
 }
 

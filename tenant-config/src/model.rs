@@ -20,6 +20,71 @@ pub struct TenantDoc {
     pub tenant: TenantProfile,
     pub org: OrgTree,
     pub roles: Vec<Role>,
+    /// How quotes and their all-in cost sheet are made; absent → [`QuoteSettings::default`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotes: Option<QuoteSettings>,
+}
+
+/// The tenant's settings for quotes and the all-in cost sheet ("明白账"). Amounts are minor
+/// units of the tenant's currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteSettings {
+    /// Days a quote stays valid (1–90).
+    pub validity_days: u32,
+    /// Compulsory traffic accident liability insurance for one year.
+    pub compulsory_insurance: CompulsoryInsurance,
+    /// The commercial insurance estimate: `base + price × rate_bp / 10,000`, rounded half up.
+    pub commercial_insurance: CommercialInsurance,
+    /// Fixed fees every buyer pays (registration and plates, delivery …), in this order.
+    #[serde(default)]
+    pub fees: Vec<QuoteFee>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompulsoryInsurance {
+    /// Premium for cars with up to 6 seats.
+    pub up_to_6_seats: i64,
+    /// Premium for cars with more than 6 seats.
+    pub over_6_seats: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommercialInsurance {
+    pub base: i64,
+    /// Rate on the vehicle price, in basis points (120 = 1.2 %).
+    pub rate_bp: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteFee {
+    /// Unique among the fees: `^[a-z][a-z0-9_-]{0,63}$`.
+    pub code: String,
+    pub label: LocalizedText,
+    pub amount: i64,
+    pub explanation: LocalizedText,
+}
+
+impl Default for QuoteSettings {
+    /// China-market defaults: 7 days; compulsory insurance CNY 950 / 1,100; commercial estimate
+    /// CNY 1,500 + 1.2 % of the price; no fixed fees.
+    fn default() -> Self {
+        QuoteSettings {
+            validity_days: 7,
+            compulsory_insurance: CompulsoryInsurance {
+                up_to_6_seats: 95_000,
+                over_6_seats: 110_000,
+            },
+            commercial_insurance: CommercialInsurance {
+                base: 150_000,
+                rate_bp: 120,
+            },
+            fees: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -80,6 +80,7 @@ fn public_api() -> OpenApiRouter<AppState> {
     crate::tenancy::routes::public_router()
         .merge(crate::finance::routes::public_router())
         .merge(crate::catalog::routes::public_router())
+        .merge(crate::quotes::routes::public_router())
 }
 
 fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState> {
