@@ -332,6 +332,7 @@ pub fn load(source: &BundleSource) -> Result<Bundle, Report> {
             for input in catalog_inputs {
                 let Some(doc) = input.doc else { continue };
                 catalog.brands.extend(doc.brands);
+                catalog.offers.extend(doc.offers);
                 for (m, model) in doc.models.into_iter().enumerate() {
                     model_origins.push((input.path.clone(), format!("/models/{m}")));
                     catalog.models.push(model);

@@ -21,6 +21,59 @@ pub struct CatalogDoc {
     pub brands: Vec<Brand>,
     #[serde(default)]
     pub models: Vec<VehicleModel>,
+    /// Dealer offers per store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<DealerOffer>,
+}
+
+/// A store's offer on a model (or some of its trims) for a period: a cash discount, gifts each
+/// with its value, and a finance subsidy. Money in minor units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DealerOffer {
+    /// Unique across the bundle's offers; `^[a-z0-9][a-z0-9_.-]{0,63}$`.
+    pub code: String,
+    /// Store code of the org tree.
+    pub store: String,
+    /// Model code of the catalog.
+    pub model: String,
+    /// Only these trims of the model; absent = every trim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trims: Option<Vec<String>>,
+    pub label: LocalizedText,
+    /// Taken off the vehicle price, ≥ 0.
+    #[serde(default)]
+    pub cash_discount: i64,
+    /// Given with the car, listed with their value (not taken off the price).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gifts: Vec<Gift>,
+    /// Paid by the store towards the loan interest when the buyer finances, ≥ 0.
+    #[serde(default)]
+    pub finance_subsidy: i64,
+    /// First and last day of the offer, `YYYY-MM-DD`, inclusive.
+    pub valid_from: String,
+    pub valid_until: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gift {
+    pub label: LocalizedText,
+    /// What the gift is worth, minor units, ≥ 0.
+    pub value: i64,
+}
+
+impl DealerOffer {
+    /// True when the offer applies to `trim` on `day` (`YYYY-MM-DD`; ISO dates compare as text).
+    pub fn applies(&self, model: &str, trim: &str, day: &str) -> bool {
+        self.model == model
+            && self
+                .trims
+                .as_ref()
+                .is_none_or(|t| t.iter().any(|x| x == trim))
+            && self.valid_from.as_str() <= day
+            && day <= self.valid_until.as_str()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +293,7 @@ pub const NO_VALUE: &str = "-";
 pub struct Catalog {
     pub brands: Vec<Brand>,
     pub models: Vec<VehicleModel>,
+    pub offers: Vec<DealerOffer>,
 }
 
 impl Catalog {
@@ -396,6 +450,7 @@ mod tests {
         let catalog = Catalog {
             brands: Vec::new(),
             models: vec![model],
+            offers: Vec::new(),
         };
         assert!(catalog.model("s7").is_some() && catalog.brand("aurora").is_none());
         assert!(!catalog.is_empty() && Catalog::default().is_empty());

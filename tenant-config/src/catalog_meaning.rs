@@ -128,9 +128,11 @@ pub(crate) fn check(
         sources: &sources,
         regions: tenant.map(|t| t.org.regions.iter().map(|r| r.code.as_str()).collect()),
         locales: tenant.map(|t| t.tenant.locales.as_slice()),
+        stores: tenant.map(|t| t.org.stores.iter().map(|s| s.code.as_str()).collect()),
         hints,
     };
     let brands = unique_codes(&context, &mut out);
+    let mut offer_codes: HashSet<&str> = HashSet::new();
     for (f, (path, doc, spans)) in files.iter().enumerate() {
         let mut c = Checker::new(path, spans);
         for (i, brand) in doc.brands.iter().enumerate() {
@@ -163,9 +165,94 @@ pub(crate) fn check(
             scope.run();
             c = scope.c;
         }
+        offers(&mut c, &context, doc, complete, &mut offer_codes);
         out.extend(c.out);
     }
     out
+}
+
+/// Dealer offers: unique codes, a known store, model and trims, real dates in order, texts in
+/// the tenant's locales.
+fn offers<'a>(
+    c: &mut Checker<'_>,
+    context: &Context<'a>,
+    doc: &'a CatalogDoc,
+    complete: bool,
+    seen: &mut HashSet<&'a str>,
+) {
+    for (i, offer) in doc.offers.iter().enumerate() {
+        let base = format!("/offers/{i}");
+        if !seen.insert(offer.code.as_str()) {
+            c.error(
+                "catalog.duplicate_offer",
+                format!("{base}/code"),
+                format!(
+                    "offer code `{}` is used twice; every offer needs its own code",
+                    offer.code
+                ),
+            );
+        }
+        if let Some(stores) = &context.stores {
+            if !stores.contains(offer.store.as_str()) {
+                c.error("catalog.unknown_store", format!("{base}/store"), format!("offer `{}` names store `{}`, which is not a store of tenant.yaml's org tree", offer.code, offer.store));
+            }
+        }
+        let model = context
+            .files
+            .iter()
+            .flat_map(|(_, d, _)| &d.models)
+            .find(|m| m.code == offer.model);
+        match model {
+            None if complete => c.error(
+                "catalog.unknown_model",
+                format!("{base}/model"),
+                format!(
+                    "offer `{}` names model `{}`, which no catalog file defines",
+                    offer.code, offer.model
+                ),
+            ),
+            None => {}
+            Some(model) => {
+                for (t, trim) in offer.trims.iter().flatten().enumerate() {
+                    if model.trim(trim).is_none() {
+                        c.error(
+                            "catalog.unknown_trim",
+                            format!("{base}/trims/{t}"),
+                            format!("model `{}` has no trim `{trim}`", model.code),
+                        );
+                    }
+                }
+            }
+        }
+        let mut dates = [None, None];
+        for (slot, (field, text)) in [
+            ("valid_from", &offer.valid_from),
+            ("valid_until", &offer.valid_until),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            match calendar_date(text) {
+                DateText::Malformed => {}
+                DateText::Invalid => c.error(
+                    "catalog.invalid_date",
+                    format!("{base}/{field}"),
+                    format!("`{text}` is not a date of the calendar"),
+                ),
+                DateText::Valid(date) => dates[slot] = Some(date),
+            }
+        }
+        if let [Some(from), Some(until)] = dates {
+            if from > until {
+                c.error("catalog.date_order", format!("{base}/valid_until"), format!("`valid_until` ({until}) is before `valid_from` ({from}); swap or fix the dates"));
+            }
+        }
+        let mut texts_of = vec![(format!("{base}/label"), &offer.label)];
+        for (g, gift) in offer.gifts.iter().enumerate() {
+            texts_of.push((format!("{base}/gifts/{g}/label"), &gift.label));
+        }
+        texts(c, context, texts_of);
+    }
 }
 
 /// Joins each table that names a CSV file to it: checks the file exists and its header names
@@ -305,6 +392,8 @@ struct Context<'a> {
     regions: Option<HashSet<&'a str>>,
     /// The tenant's locales, when its document was readable.
     locales: Option<&'a [String]>,
+    /// Store codes of the tenant, when its document was readable.
+    stores: Option<HashSet<&'a str>>,
     hints: Hints,
 }
 

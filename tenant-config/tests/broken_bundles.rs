@@ -1047,3 +1047,70 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn dealer_offers_are_checked_against_stores_models_trims_and_dates() {
+    let source = BundleSource::from_dir(fixture("good/catalog")).unwrap();
+    let mut files = source.files().clone();
+    files.insert(
+        "catalog/offers.yaml".into(),
+        "schema_version: 1\n\
+         offers:\n\
+         \x20 - code: ok\n\
+         \x20   store: SH-001\n\
+         \x20   model: s7\n\
+         \x20   trims: [lr-awd]\n\
+         \x20   label: { zh-CN: 年末优惠, en: Year end }\n\
+         \x20   cash_discount: 500000\n\
+         \x20   gifts: [{ label: { zh-CN: 脚垫, en: Mats }, value: 30000 }]\n\
+         \x20   valid_from: \"2026-01-01\"\n\
+         \x20   valid_until: \"2026-12-31\"\n\
+         \x20 - code: ok\n\
+         \x20   store: XX-999\n\
+         \x20   model: s9\n\
+         \x20   label: { en: Bad }\n\
+         \x20   valid_from: \"2026-02-30\"\n\
+         \x20   valid_until: \"2026-01-01\"\n\
+         \x20 - code: late\n\
+         \x20   store: SH-001\n\
+         \x20   model: s7\n\
+         \x20   trims: [nope]\n\
+         \x20   label: { en: Late }\n\
+         \x20   valid_from: \"2026-06-01\"\n\
+         \x20   valid_until: \"2026-05-01\"\n"
+            .into(),
+    );
+    let report = load(&BundleSource::from_files(files.clone())).expect_err("broken offers");
+    let found: Vec<(&str, &str)> = report
+        .errors()
+        .map(|d| (d.code, d.pointer.as_str()))
+        .collect();
+    for want in [
+        ("catalog.duplicate_offer", "/offers/1/code"),
+        ("catalog.unknown_store", "/offers/1/store"),
+        ("catalog.unknown_model", "/offers/1/model"),
+        ("catalog.invalid_date", "/offers/1/valid_from"),
+        ("catalog.unknown_trim", "/offers/2/trims/0"),
+        ("catalog.date_order", "/offers/2/valid_until"),
+    ] {
+        assert!(found.contains(&want), "{want:?} not in {found:?}");
+    }
+    assert!(
+        report
+            .errors()
+            .all(|d| d.file == "catalog/offers.yaml" && d.line.is_some()),
+        "{report}"
+    );
+    // The good offer alone loads, and applies only to its trim and days.
+    let good: String = files["catalog/offers.yaml"]
+        .lines()
+        .take(11)
+        .collect::<Vec<_>>()
+        .join("\n");
+    files.insert("catalog/offers.yaml".into(), good);
+    let bundle = load(&BundleSource::from_files(files)).unwrap_or_else(|r| panic!("{r}"));
+    let offer = &bundle.catalog().offers[0];
+    assert!(offer.applies("s7", "lr-awd", "2026-06-15"));
+    assert!(!offer.applies("s7", "std", "2026-06-15"));
+    assert!(!offer.applies("s7", "lr-awd", "2027-01-01"));
+}

@@ -30,6 +30,7 @@ pub fn public_router() -> OpenApiRouter<AppState> {
         .routes(routes!(save_configuration))
         .routes(routes!(get_configuration))
         .routes(routes!(compare))
+        .routes(routes!(compare_stores))
 }
 
 /// `{model}` in a path (named, so the `/t/{slug}` prefix's parameter does not get in the way).
@@ -484,5 +485,119 @@ async fn compare(
         currency,
         columns,
         specs,
+    }))
+}
+
+/// One store's offer on a build.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoreOffer {
+    pub store: String,
+    #[schema(value_type = Object)]
+    pub store_name: BTreeMap<String, String>,
+    #[schema(value_type = Object)]
+    pub city: BTreeMap<String, String>,
+    pub offer: String,
+    #[schema(value_type = Object)]
+    pub label: BTreeMap<String, String>,
+    /// The build's list price.
+    pub list_price: i64,
+    pub cash_discount: i64,
+    /// List price − cash discount.
+    pub price: i64,
+    #[schema(value_type = Vec<Object>)]
+    pub gifts: Vec<forecourt_tenant_config::catalog::Gift>,
+    pub gifts_value: i64,
+    /// Paid towards the loan interest when financing.
+    pub finance_subsidy: i64,
+    pub valid_until: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoreComparison {
+    pub currency: String,
+    pub model: String,
+    pub trim: String,
+    pub list_price: i64,
+    /// Stores with an offer on this build today, lowest price first (then most gift value).
+    pub offers: Vec<StoreOffer>,
+}
+
+/// The offers of every store on `trim` of `model` today, applied to `list_price`.
+pub fn store_offers(
+    s: &Snapshot,
+    model: &str,
+    trim: &str,
+    list_price: i64,
+    day: &str,
+) -> Vec<StoreOffer> {
+    let (Some(doc), Some(bundle)) = (s.doc(), s.bundle.as_ref()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<StoreOffer> = bundle
+        .catalog()
+        .offers
+        .iter()
+        .filter(|o| o.applies(model, trim, day))
+        .filter_map(|o| {
+            let store = doc.org.store(&o.store)?;
+            let gifts_value = o
+                .gifts
+                .iter()
+                .try_fold(0i64, |acc, g| acc.checked_add(g.value))?;
+            Some(StoreOffer {
+                store: store.code.clone(),
+                store_name: store.name.clone(),
+                city: store.city.clone(),
+                offer: o.code.clone(),
+                label: o.label.clone(),
+                list_price,
+                cash_discount: o.cash_discount.min(list_price),
+                price: list_price - o.cash_discount.min(list_price),
+                gifts: o.gifts.clone(),
+                gifts_value,
+                finance_subsidy: o.finance_subsidy,
+                valid_until: o.valid_until.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.price
+            .cmp(&b.price)
+            .then(b.gifts_value.cmp(&a.gifts_value))
+            .then(a.store.cmp(&b.store))
+    });
+    out
+}
+
+/// Today as `YYYY-MM-DD` (UTC).
+pub fn today_iso() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+}
+
+#[utoipa::path(post, path = "/api/v1/public/models/{model}/stores", tag = "storefront",
+    description = "One build compared across stores: each store's offer today — cash discount, gifts each with its value, finance subsidy — lowest price first.",
+    params(("model" = String, Path, description = "Model code")), request_body = ConfigureRequest,
+    responses((status = 200, body = StoreComparison), (status = 404, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)))]
+async fn compare_stores(
+    tenant: PublicTenant,
+    Path(ModelParam { model: code }): Path<ModelParam>,
+    ApiJson(request): ApiJson<ConfigureRequest>,
+) -> ApiResult<Json<StoreComparison>> {
+    let s = &tenant.0;
+    let (evaluation, _) = evaluate(s, &code, &request)?;
+    let offers = store_offers(
+        s,
+        &code,
+        &evaluation.trim,
+        evaluation.price.total,
+        &today_iso(),
+    );
+    Ok(Json(StoreComparison {
+        currency: doc(s)?.tenant.currency.clone(),
+        model: code,
+        trim: evaluation.trim.clone(),
+        list_price: evaluation.price.total,
+        offers,
     }))
 }

@@ -39,6 +39,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         Access::Public,
     ),
     ("GET", "/api/v1/public/compare", Access::Public),
+    (
+        "POST",
+        "/api/v1/public/models/{model}/stores",
+        Access::Public,
+    ),
     ("POST", "/api/v1/public/quotes", Access::Public),
     ("GET", "/api/v1/public/quotes/{code}", Access::Public),
     ("GET", "/api/v1/public/quotes/{code}/print", Access::Public),

@@ -64,6 +64,10 @@ pub struct CostInputs<'a> {
     pub tax: &'a TaxOutput,
     pub settings: &'a QuoteSettings,
     pub finance: Option<&'a RepaymentPlan>,
+    /// Gifts of the store's offer: listed with their value, not paid for.
+    pub gifts: &'a [forecourt_tenant_config::catalog::Gift],
+    /// The store's contribution to the loan interest (only with `finance`), ≥ 0.
+    pub finance_subsidy: i64,
 }
 
 fn text(t: &LocalizedText, locale: &str) -> String {
@@ -273,6 +277,43 @@ pub fn cost_sheet(i: &CostInputs<'_>) -> Result<AllInCost, Overflow> {
                     "贷款 {} 元，{} 期，年利率 {}.{:02}%；首付 {} 元，首期月供 {} 元。",
                     yuan(plan.financed_amount), plan.term_months, rate / 100, rate % 100, yuan(plan.down_payment), yuan(plan.first_payment)
                 )
+            },
+        });
+    }
+    if let Some(plan) = i.finance.filter(|_| i.finance_subsidy > 0) {
+        let subsidy = i.finance_subsidy.min(plan.total_interest);
+        lines.push(CostLine {
+            code: "finance-subsidy".into(),
+            category: LineCategory::Finance,
+            label: if en {
+                "Store's finance subsidy".into()
+            } else {
+                "经销商金融贴息".into()
+            },
+            amount: -subsidy,
+            explanation: if en {
+                format!(
+                    "The store pays CNY {} of the loan interest (at most the interest itself).",
+                    yuan(subsidy)
+                )
+            } else {
+                format!(
+                    "经销商承担贷款利息 {} 元（不超过利息本身）。",
+                    yuan(subsidy)
+                )
+            },
+        });
+    }
+    for (n, gift) in i.gifts.iter().enumerate() {
+        lines.push(CostLine {
+            code: format!("gift-{}", n + 1),
+            category: LineCategory::Gift,
+            label: text(&gift.label, i.locale),
+            amount: gift.value,
+            explanation: if en {
+                "A gift of the store's offer: its value is shown, it is not paid for.".into()
+            } else {
+                "经销商赠品：仅列示价值，不计入应付。".into()
             },
         });
     }

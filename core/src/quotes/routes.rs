@@ -61,6 +61,10 @@ pub struct QuoteRequest {
     /// Present when the buyer finances: the interest joins the sheet.
     #[serde(default)]
     pub finance: Option<FinanceChoice>,
+    /// The store the buyer buys from: its offer today (cash discount, gifts, finance subsidy)
+    /// joins the sheet.
+    #[serde(default)]
+    pub store: Option<String>,
 }
 
 /// A quote: the build, its all-in cost sheet and how long it holds.
@@ -191,9 +195,42 @@ fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(
         options_price,
         selections: evaluation.resolved.values().flatten().cloned().collect(),
     };
-    let adjustments = run_hook::<PricingAdjust>(state, s, &pricing)?
+    let mut adjustments = run_hook::<PricingAdjust>(state, s, &pricing)?
         .map(|o| o.adjustments)
         .unwrap_or_default();
+    let offer = match &req.store {
+        None => None,
+        Some(store) => {
+            if doc.org.store(store).is_none() {
+                return Err(ApiError::field(
+                    "unknown_store",
+                    "/store",
+                    format!("`{store}` is not a store of this tenant"),
+                ));
+            }
+            crate::catalog::routes::store_offers(
+                s,
+                &req.model,
+                &evaluation.trim,
+                evaluation.price.total,
+                &iso_day,
+            )
+            .into_iter()
+            .find(|o| &o.store == store)
+        }
+    };
+    if let Some(o) = offer.as_ref().filter(|o| o.cash_discount > 0) {
+        adjustments.push(forecourt_plugins::hooks::PriceAdjustment {
+            code: format!("offer:{}", o.offer),
+            label: o
+                .label
+                .get(&locale)
+                .or_else(|| o.label.values().next())
+                .cloned()
+                .unwrap_or_default(),
+            amount: -o.cash_discount,
+        });
+    }
     let adjusted: i64 = adjustments
         .iter()
         .try_fold(evaluation.price.total, |acc, a| acc.checked_add(a.amount))
@@ -244,6 +281,13 @@ fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(
         ),
     };
     let settings = doc.quotes.clone().unwrap_or_default();
+    let (gifts, subsidy) = match &offer {
+        Some(o) => (
+            o.gifts.clone(),
+            if plan.is_some() { o.finance_subsidy } else { 0 },
+        ),
+        None => (Vec::new(), 0),
+    };
     let cost = cost_sheet(&CostInputs {
         locale: &locale,
         model,
@@ -252,6 +296,8 @@ fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(
         tax: &tax,
         settings: &settings,
         finance: plan.as_ref(),
+        gifts: &gifts,
+        finance_subsidy: subsidy,
     })
     .map_err(ApiError::internal)?;
     let valid_until = day

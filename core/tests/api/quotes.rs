@@ -207,3 +207,109 @@ async fn a_rule_that_runs_away_fails_one_quote_and_nothing_else() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_build_across_stores_and_a_stores_offer_in_the_quote() {
+    let server = Server::demo().await;
+    let build = json!({ "trim": "s7-pro", "selections": [] });
+    let (status, cmp) = server
+        .call(
+            Method::POST,
+            "/t/aurora/api/v1/public/models/s7/stores",
+            None,
+            Some(build),
+        )
+        .await;
+    assert_eq!(status, 200, "{cmp}");
+    let offers = cmp["offers"].as_array().unwrap();
+    assert!(offers.len() >= 3, "{cmp}");
+    let list = cmp["list_price"].as_i64().unwrap();
+    for o in offers {
+        assert_eq!(
+            o["price"].as_i64().unwrap(),
+            list - o["cash_discount"].as_i64().unwrap()
+        );
+        let gifts: i64 = o["gifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["value"].as_i64().unwrap())
+            .sum();
+        assert_eq!(o["gifts_value"].as_i64().unwrap(), gifts);
+    }
+    let prices: Vec<i64> = offers
+        .iter()
+        .map(|o| o["price"].as_i64().unwrap())
+        .collect();
+    assert!(
+        prices.windows(2).all(|w| w[0] <= w[1]),
+        "lowest price first: {prices:?}"
+    );
+    // The s7-max is not in sh02's offer only for trims it names; a Performance build has fewer offers.
+    let (_, perf) = server
+        .call(
+            Method::POST,
+            "/t/aurora/api/v1/public/models/s7/stores",
+            None,
+            Some(json!({ "trim": "s7-performance" })),
+        )
+        .await;
+    assert!(
+        perf["offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["store"] != "sh02"),
+        "{perf}"
+    );
+
+    // Buying from sh02 with a loan: its discount, gifts and subsidy join the sheet.
+    let body = json!({
+        "model": "s7", "trim": "s7-pro", "region": "east", "store": "sh02", "locale": "en",
+        "finance": { "down_payment": { "percent_bp": 3000 }, "term_months": 36, "annual_rate_bp": 399, "method": "equal_instalment" }
+    });
+    let (status, quote) = server
+        .call(
+            Method::POST,
+            "/t/aurora/api/v1/public/quotes",
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 201, "{quote}");
+    let lines = quote["cost"]["lines"].as_array().unwrap();
+    let discount = lines
+        .iter()
+        .find(|l| l["code"] == "offer:sh02-s7-year-end")
+        .expect("the cash discount line");
+    assert_eq!(discount["amount"], -800_000);
+    assert_eq!(
+        quote["cost"]["vehicle_price"].as_i64().unwrap(),
+        list - 800_000,
+        "the tax base is the discounted price"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l["code"] == "finance-subsidy" && l["amount"] == -200_000));
+    let gifts: Vec<&Value> = lines.iter().filter(|l| l["category"] == "gift").collect();
+    assert_eq!(gifts.len(), 2);
+    let counted: i64 = lines
+        .iter()
+        .filter(|l| l["category"] != "gift")
+        .map(|l| l["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        quote["cost"]["total"].as_i64().unwrap(),
+        counted,
+        "gifts are listed, not paid for"
+    );
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/t/aurora/api/v1/public/quotes",
+            None,
+            Some(json!({ "model": "s7", "trim": "s7-pro", "store": "nowhere" })),
+        )
+        .await;
+    assert_problem(status, &body, 422, "unknown_store");
+}
