@@ -37,7 +37,13 @@ pub struct BundleUpload {
 }
 
 /// Reads an upload: `application/json` (`{"files": {…}}`) or `application/yaml` (tenant.yaml).
-async fn read_upload(state: &AppState, req: Request) -> ApiResult<BundleSource> {
+/// Reads an upload. A YAML body replaces `tenant.yaml` only: every other file (catalog,
+/// scripts …) stays as in the tenant's active version.
+async fn read_upload(
+    state: &AppState,
+    tenant: &crate::tenancy::TenantRow,
+    req: Request,
+) -> ApiResult<BundleSource> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -59,7 +65,13 @@ async fn read_upload(state: &AppState, req: Request) -> ApiResult<BundleSource> 
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = String::from_utf8(bytes.to_vec())
                 .map_err(|_| ApiError::invalid("not_utf8", "tenant.yaml must be UTF-8 text"))?;
-            Ok(BundleSource::from_files(UploadedFiles::from([("tenant.yaml".to_string(), text)])))
+            let mut files = match tenant.active_version {
+                Some(v) => crate::tenancy::version_files(&state.db, &tenant.id, v).await?.map(|s| s.files().clone()).unwrap_or_default(),
+                None => UploadedFiles::new(),
+            };
+            files.retain(|path, _| !matches!(path.as_str(), "tenant.yaml" | "tenant.yml" | "tenant.json"));
+            files.insert("tenant.yaml".to_string(), text);
+            Ok(BundleSource::from_files(files))
         }
         _ => Err(ApiError::invalid(
             "unsupported_media_type",
@@ -69,7 +81,7 @@ async fn read_upload(state: &AppState, req: Request) -> ApiResult<BundleSource> 
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/bundle", tag = "bundles", security(("bearer" = [])),
-    description = "Validates the bundle in three layers and, only if every check passes, makes it the tenant's new active version. Body: `application/json` `{\"files\": {…}}` or `application/yaml` (tenant.yaml).",
+    description = "Validates the bundle in three layers and, only if every check passes, makes it the tenant's new active version. Body: `application/json` `{\"files\": {…}}` (the whole bundle) or `application/yaml` (a new tenant.yaml; the other files stay as in the active version).",
     request_body(content = BundleUpload),
     responses((status = 200, body = ApplyOutcome), (status = 413, body = crate::http::error::Problem), (status = 422, description = "Every problem found, with file, line, column and pointer", body = crate::http::error::Problem)))]
 async fn put_bundle(
@@ -79,7 +91,7 @@ async fn put_bundle(
 ) -> ApiResult<Json<ApplyOutcome>> {
     // Read the body first: answering before it is read would leave the client's connection
     // unusable for its next request.
-    let source = read_upload(&state, req).await;
+    let source = read_upload(&state, &authz.actor.tenant.tenant, req).await;
     authz.check(&Resource::Tenant)?;
     let source = source?;
     let tenant = authz.actor.tenant.tenant.clone();
@@ -115,7 +127,7 @@ async fn validate_bundle(
 ) -> ApiResult<Json<ValidationResult>> {
     // Read the body first: answering before it is read would leave the client's connection
     // unusable for its next request.
-    let source = read_upload(&state, req).await;
+    let source = read_upload(&state, &authz.actor.tenant.tenant, req).await;
     authz.check(&Resource::Tenant)?;
     let source = source?;
     match validate_for(&authz.actor.tenant.tenant, &source) {

@@ -126,6 +126,11 @@ async fn versions_diff_and_rollback() {
     assert_eq!(status, 200, "{same}");
     assert_eq!(same["changed"], false);
     assert_eq!(same["version"], 1);
+    // A YAML upload replaces tenant.yaml only: the catalog and scripts stay, so the same
+    // tenant.yaml is no change either.
+    let (status, yaml_same) = put_yaml(&server, &admin, &good["tenant.yaml"]).await;
+    assert_eq!(status, 200, "{yaml_same}");
+    assert_eq!(yaml_same["changed"], false, "{yaml_same}");
 
     // A meaningful change: the sales consultant now also reads the org tree.
     let sales = server.login("aurora", "sales.sh01@aurora.example").await;
@@ -198,8 +203,8 @@ async fn units_and_roles_in_use_cannot_disappear() {
     let server = Server::demo().await;
     let admin = server.login("aurora", "admin@aurora.example").await;
     let good = demo_bundle("aurora-motors")["tenant.yaml"].clone();
-    // Rename the store that demo users belong to.
-    let renamed = good.replace("code: sh01", "code: sh01-new");
+    // Rename a store that a demo user belongs to (and no dealer offer names).
+    let renamed = good.replace("code: cq01", "code: cq01-new");
     let (status, body) = put_yaml(&server, &admin, &renamed).await;
     assert_eq!(status, 422, "{body}");
     assert!(
@@ -208,7 +213,7 @@ async fn units_and_roles_in_use_cannot_disappear() {
             .unwrap()
             .iter()
             .any(|e| e["code"] == "org.unit_in_use"
-                && e["message"].as_str().unwrap().contains("sh01")),
+                && e["message"].as_str().unwrap().contains("cq01")),
         "{body}"
     );
     assert_eq!(versions(&server, &admin).await.len(), 1);
