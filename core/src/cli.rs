@@ -275,10 +275,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let profile = &bundle.tenant().tenant;
             let tenant = match tenancy::find_by_slug(&state.db, &profile.slug).await? {
                 Some(t) => t,
-                None if *create => {
-                    let name = profile.locales.first().and_then(|l| profile.name.get(l)).cloned().unwrap_or_else(|| profile.slug.clone());
-                    tenancy::create_tenant(&state.db, &profile.slug, profile.kind, &name).await.map_err(api)?
-                }
+                None if *create => tenancy::create_for_profile(&state.db, profile).await.map_err(api)?,
                 None => bail!("tenant `{}` does not exist; create it with `forecourt tenant create` or pass --create", profile.slug),
             };
             let outcome = bundles::apply(&state, &tenant, &source, "cli", Origin::Apply)
@@ -407,16 +404,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Revoke { tenant, id }) => {
             let state = state_for(&cli, 2, Settings::default()).await?;
             let row = tenant_row(&state, tenant).await?;
-            let mut tx = state.db.tenant_tx(&row.id).await?;
-            let n = sqlx::query("UPDATE auth_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
-                .bind(crate::store::now_ms())
-                .bind(&row.id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
-            if n == 0 {
+            let revoked = auth::revoke(&state, &row.id, id).await.map_err(api)?;
+            if !revoked {
                 bail!("no active token `{id}` in {tenant}");
             }
             crate::audit::record(

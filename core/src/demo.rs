@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use forecourt_tenant_config::model::TenantKind;
 use forecourt_tenant_config::BundleSource;
 use serde::Deserialize;
 
@@ -63,16 +62,7 @@ pub async fn apply_demo(state: &AppState, examples: &Path) -> Result<Vec<DemoTen
         let profile = &bundle.tenant().tenant;
         let tenant = match tenancy::find_by_slug(&state.db, &profile.slug).await? {
             Some(t) => t,
-            None => {
-                let name = profile
-                    .locales
-                    .first()
-                    .and_then(|l| profile.name.get(l))
-                    .cloned()
-                    .unwrap_or_else(|| profile.slug.clone());
-                let kind: TenantKind = profile.kind;
-                tenancy::create_tenant(&state.db, &profile.slug, kind, &name).await?
-            }
+            None => tenancy::create_for_profile(&state.db, profile).await?,
         };
         let outcome = bundles::apply(state, &tenant, &source, "demo", Origin::Apply).await?;
         let snapshot = state

@@ -415,6 +415,20 @@ pub async fn verify_login(
     Ok(if ok { user_id } else { None })
 }
 
+/// Revokes a session or API token; true when it was active. This node forgets it at once.
+pub async fn revoke(state: &AppState, tenant_id: &str, token_id: &str) -> Result<bool, ApiError> {
+    let mut tx = state.db.tenant_tx(tenant_id).await?;
+    let done = sqlx::query("UPDATE auth_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(tenant_id)
+        .bind(token_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state.tokens.invalidate(token_id);
+    Ok(done.rows_affected() == 1)
+}
+
 /// Stores a new session or API token for `user_id`; returns the full token (shown once).
 pub async fn issue_token(
     db: &Db,

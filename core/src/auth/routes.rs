@@ -135,7 +135,7 @@ async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "The session or token used for this request is revoked"), (status = 401, body = crate::http::error::Problem)))]
 async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<Response> {
-    revoke(&state, &actor.tenant.tenant.id, &actor.credential.token_id).await?;
+    super::revoke(&state, &actor.tenant.tenant.id, &actor.credential.token_id).await?;
     audit::record(
         &state.db,
         &actor.tenant.tenant.id,
@@ -150,19 +150,6 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<Respon
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
-}
-
-async fn revoke(state: &AppState, tenant_id: &str, token_id: &str) -> ApiResult<bool> {
-    let mut tx = state.db.tenant_tx(tenant_id).await?;
-    let done = sqlx::query("UPDATE auth_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(tenant_id)
-        .bind(token_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    state.tokens.invalidate(token_id);
-    Ok(done.rows_affected() == 1)
 }
 
 /// The caller: user, tenant, roles, org unit and (for tokens) scopes.
@@ -387,7 +374,7 @@ async fn revoke_token(
 ) -> ApiResult<StatusCode> {
     authz.check(&Resource::Tenant)?;
     let tenant_id = authz.actor.tenant.tenant.id.clone();
-    if !revoke(&state, &tenant_id, &id).await? {
+    if !super::revoke(&state, &tenant_id, &id).await? {
         return Err(ApiError::NotFound(format!("active token `{id}`")));
     }
     audit::record(

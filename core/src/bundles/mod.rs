@@ -50,9 +50,10 @@ fn diag(code: &'static str, pointer: &str, message: String) -> Diagnostic {
     }
 }
 
-/// A bundle that passed every check, with its catalog compiled.
+/// A bundle that passed every check, with its policies and catalog compiled.
 pub struct Validated {
     pub bundle: Bundle,
+    pub policies: crate::authz::TenantPolicies,
     pub catalog: CompiledCatalog,
 }
 
@@ -86,9 +87,13 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validat
             ),
         ));
     }
-    if let Err(e) = crate::authz::compile(&tenant.id, bundle.tenant()) {
-        problems.push(diag("authz.compile", "/roles", e.to_string()));
-    }
+    let policies = match crate::authz::compile(&tenant.id, bundle.tenant()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            problems.push(diag("authz.compile", "/roles", e.to_string()));
+            None
+        }
+    };
     problems.extend(script_problems(bundle.files()));
     let catalog = match CompiledCatalog::compile(&bundle) {
         Ok(c) => Some(c),
@@ -97,8 +102,12 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validat
             None
         }
     };
-    match catalog {
-        Some(catalog) if problems.is_empty() => Ok(Validated { bundle, catalog }),
+    match (policies, catalog) {
+        (Some(policies), Some(catalog)) if problems.is_empty() => Ok(Validated {
+            bundle,
+            policies,
+            catalog,
+        }),
         _ => Err(ApiError::InvalidBundle {
             diagnostics: problems,
         }),
@@ -222,7 +231,11 @@ pub async fn apply(
     actor: &str,
     origin: Origin,
 ) -> Result<ApplyOutcome, ApiError> {
-    let Validated { bundle, catalog } = validate_for(tenant, source)?;
+    let Validated {
+        bundle,
+        policies,
+        catalog,
+    } = validate_for(tenant, source)?;
     let db = &state.db;
     let mut tx = db.tenant_tx(&tenant.id).await?;
     // Take the tenant's row lock first: concurrent applies to one tenant serialise here.
@@ -318,9 +331,12 @@ pub async fn apply(
     row.name = default_name;
     let warnings = bundle.warnings().to_vec();
     let hash = bundle.hash().to_string();
-    state
-        .snapshots
-        .put(Arc::new(Snapshot::build_with(row, Some(bundle), catalog)?));
+    state.snapshots.put(Arc::new(Snapshot::assemble(
+        row,
+        Some(bundle),
+        Arc::new(policies),
+        catalog,
+    )));
     tracing::info!(tenant = %tenant.slug, version = next, %hash, "bundle published");
     Ok(ApplyOutcome {
         tenant: tenant.slug.clone(),

@@ -50,7 +50,7 @@ fn doc(s: &Snapshot) -> ApiResult<&TenantDoc> {
         .ok_or_else(|| ApiError::NotFound("this storefront".into()))
 }
 
-fn model<'a>(s: &'a Snapshot, code: &str) -> ApiResult<&'a VehicleModel> {
+pub fn model<'a>(s: &'a Snapshot, code: &str) -> ApiResult<&'a VehicleModel> {
     s.bundle
         .as_ref()
         .and_then(|b| b.catalog().model(code))
@@ -153,12 +153,6 @@ pub struct ConfigureResponse {
     pub evaluation: Evaluation,
 }
 
-fn today() -> Date {
-    let d = time::OffsetDateTime::now_utc().date();
-    Date::new(d.year(), d.month() as u8, d.day())
-        .unwrap_or_else(|| Date::new(2026, 1, 1).expect("a valid date"))
-}
-
 fn engine_error(e: EngineError) -> ApiError {
     let pointer = match &e {
         EngineError::UnknownTrim { .. }
@@ -175,12 +169,13 @@ fn engine_error(e: EngineError) -> ApiError {
     ApiError::field(e.code(), pointer, e.to_string())
 }
 
-/// Runs the configurator for `model` on `request` (today, the request's region).
-fn evaluate(
+/// Runs the configurator for `model` on `request` (today, the request's region): checks the
+/// region and the number of picks, maps engine errors to located 422s.
+pub fn evaluate(
     s: &Snapshot,
     model_code: &str,
     request: &ConfigureRequest,
-) -> ApiResult<(Evaluation, Date)> {
+) -> ApiResult<(Evaluation, time::Date)> {
     let doc = doc(s)?;
     model(s, model_code)?;
     if let Some(region) = &request.region {
@@ -203,16 +198,16 @@ fn evaluate(
         .catalog
         .model(model_code)
         .ok_or_else(|| ApiError::Internal(format!("model {model_code} is not compiled")))?;
-    let date = today();
+    let day = crate::store::today();
     let engine_request = ConfigRequest {
         trim: request.trim.clone(),
         selections: request.selections.clone(),
         region: request.region.clone(),
-        date: Some(date),
+        date: Date::new(day.year(), day.month() as u8, day.day()),
     };
     Ok((
         compiled.evaluate(&engine_request).map_err(engine_error)?,
-        date,
+        day,
     ))
 }
 
@@ -229,7 +224,7 @@ async fn configure(
     let (evaluation, date) = evaluate(s, &code, &request)?;
     Ok(Json(ConfigureResponse {
         currency: doc(s)?.tenant.currency.clone(),
-        date: date.to_string(),
+        date: crate::store::iso_date(date),
         evaluation,
     }))
 }
@@ -569,12 +564,6 @@ pub fn store_offers(
     out
 }
 
-/// Today as `YYYY-MM-DD` (UTC).
-pub fn today_iso() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
-}
-
 #[utoipa::path(post, path = "/api/v1/public/models/{model}/stores", tag = "storefront",
     description = "One build compared across stores: each store's offer today — cash discount, gifts each with its value, finance subsidy — lowest price first.",
     params(("model" = String, Path, description = "Model code")), request_body = ConfigureRequest,
@@ -591,7 +580,7 @@ async fn compare_stores(
         &code,
         &evaluation.trim,
         evaluation.price.total,
-        &today_iso(),
+        &crate::store::iso_date(crate::store::today()),
     );
     Ok(Json(StoreComparison {
         currency: doc(s)?.tenant.currency.clone(),

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -255,9 +255,4 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutdown signal received; draining requests");
-}
-
-/// `StatusCode` of an error, for tests.
-pub fn status_of(e: &ApiError) -> StatusCode {
-    e.status()
 }

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cost_sheet::{cost_sheet, AllInCost, CostInputs};
-use crate::catalog::engine::{ConfigRequest, Date, Evaluation};
+use crate::catalog::routes::ConfigureRequest;
 use crate::catalog::share_code;
 use crate::finance::calc::{
     repayment_plan, DownPayment, LoanTerms, RepaymentMethod, RepaymentPlan,
@@ -98,10 +98,6 @@ fn script_failed(e: forecourt_plugins::ScriptError) -> ApiError {
     ))
 }
 
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
 /// Runs the tenant's hook script at `path`, if the bundle has one.
 fn run_hook<H: forecourt_plugins::HookPoint>(
     state: &AppState,
@@ -121,24 +117,25 @@ fn run_hook<H: forecourt_plugins::HookPoint>(
         .map_err(script_failed)
 }
 
+/// The catalog's energy type as the tax rule's input names it.
+fn script_energy(
+    energy: forecourt_tenant_config::catalog::Energy,
+) -> forecourt_plugins::hooks::Energy {
+    use forecourt_plugins::hooks::Energy as Script;
+    use forecourt_tenant_config::catalog::Energy as Catalog;
+    match energy {
+        Catalog::Bev => Script::Bev,
+        Catalog::Phev => Script::Phev,
+        Catalog::Erev => Script::Erev,
+        Catalog::Ice => Script::Ice,
+    }
+}
+
 fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(Quote, AllInCost)> {
     let doc = s
         .doc()
         .ok_or_else(|| ApiError::NotFound("this storefront".into()))?;
-    let model = s
-        .bundle
-        .as_ref()
-        .and_then(|b| b.catalog().model(&req.model))
-        .ok_or_else(|| ApiError::NotFound(format!("model `{}`", req.model)))?;
-    if let Some(region) = &req.region {
-        if doc.org.region(region).is_none() {
-            return Err(ApiError::field(
-                "unknown_region",
-                "/region",
-                format!("`{region}` is not a region of this tenant"),
-            ));
-        }
-    }
+    let model = crate::catalog::routes::model(s, &req.model)?;
     let locale = match &req.locale {
         Some(l) if doc.tenant.locales.contains(l) => l.clone(),
         Some(l) => {
@@ -158,26 +155,13 @@ fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(
             .cloned()
             .unwrap_or_else(|| "en".into()),
     };
-    let compiled = s
-        .catalog
-        .model(&req.model)
-        .ok_or_else(|| ApiError::Internal(format!("model {} is not compiled", req.model)))?;
-    let day = today();
-    let engine_date = Date::new(day.year(), day.month() as u8, day.day());
-    let evaluation: Evaluation = compiled
-        .evaluate(&ConfigRequest {
-            trim: req.trim.clone(),
-            selections: req.selections.clone(),
-            region: req.region.clone(),
-            date: engine_date,
-        })
-        .map_err(|e| ApiError::field(e.code(), "/selections", e.to_string()))?;
-    let iso_day = format!(
-        "{:04}-{:02}-{:02}",
-        day.year(),
-        day.month() as u8,
-        day.day()
-    );
+    let build = ConfigureRequest {
+        trim: req.trim.clone(),
+        selections: req.selections.clone(),
+        region: req.region.clone(),
+    };
+    let (evaluation, day) = crate::catalog::routes::evaluate(s, &req.model, &build)?;
+    let iso_day = crate::store::iso_date(day);
     let script_day = ScriptDate::parse(&iso_day).map_err(ApiError::Internal)?;
     let base_price = evaluation
         .price
@@ -235,9 +219,7 @@ fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(
         .iter()
         .try_fold(evaluation.price.total, |acc, a| acc.checked_add(a.amount))
         .ok_or_else(|| ApiError::Internal("price overflow".into()))?;
-    let energy =
-        serde_json::from_value(serde_json::to_value(model.energy).map_err(ApiError::internal)?)
-            .map_err(ApiError::internal)?;
+    let energy = script_energy(model.energy);
     let tax_input = TaxInput {
         price_incl_vat: adjusted.max(0),
         energy,

@@ -112,6 +112,20 @@ pub async fn create_tenant(
     }
 }
 
+/// Registers the tenant a bundle describes (slug, kind, name in the default locale).
+pub async fn create_for_profile(
+    db: &Db,
+    profile: &forecourt_tenant_config::model::TenantProfile,
+) -> Result<TenantRow, ApiError> {
+    let name = profile
+        .locales
+        .first()
+        .and_then(|l| profile.name.get(l))
+        .cloned()
+        .unwrap_or_else(|| profile.slug.clone());
+    create_tenant(db, &profile.slug, profile.kind, &name).await
+}
+
 pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<TenantRow>, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1"
@@ -169,27 +183,28 @@ impl Snapshot {
             })?,
             None => CompiledCatalog::default(),
         };
-        Self::build_with(tenant, bundle, catalog)
-    }
-
-    /// Builds a snapshot when the catalog is already compiled (at apply).
-    pub fn build_with(
-        tenant: TenantRow,
-        bundle: Option<Bundle>,
-        catalog: CompiledCatalog,
-    ) -> Result<Snapshot, ApiError> {
         let policies = match &bundle {
             Some(b) => {
                 Arc::new(authz::compile(&tenant.id, b.tenant()).map_err(ApiError::internal)?)
             }
             None => TenantPolicies::deny_all(&tenant.id),
         };
-        Ok(Snapshot {
+        Ok(Self::assemble(tenant, bundle, policies, catalog))
+    }
+
+    /// Puts a snapshot together from parts already compiled (at apply, by validation).
+    pub fn assemble(
+        tenant: TenantRow,
+        bundle: Option<Bundle>,
+        policies: Arc<TenantPolicies>,
+        catalog: CompiledCatalog,
+    ) -> Snapshot {
+        Snapshot {
             tenant,
             bundle: bundle.map(Arc::new),
             policies,
             catalog: Arc::new(catalog),
-        })
+        }
     }
 }
 
