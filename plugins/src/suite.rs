@@ -507,7 +507,8 @@ pub fn check_bundle_scripts(files: &BTreeMap<String, String>) -> Vec<ScriptProbl
 
 /// Check every script of a bundle on `runtime` (whose cache then holds the compiled scripts):
 ///
-/// - each `scripts/*.rhai` must be named after a hook (`script.unknown_hook`), compile
+/// - each `scripts/*.rhai` must be named after a hook (`script.unknown_hook`) or be a workflow
+///   action `scripts/workflow.<name>.rhai` defining `on_step(step)`, compile
 ///   (`script.compile`, with line and column) and define the hook's entry function with one
 ///   input (`script.missing_function`);
 /// - its `scripts/<hook>.test.yaml` must be a valid test file (`script.test_file`, with line and
@@ -546,6 +547,43 @@ pub fn check_bundle_scripts_with(
     problems
 }
 
+/// A workflow action script: `scripts/workflow.<name>.rhai`, called by a workflow's `hook:`
+/// action as `on_step(step)` with the step (workflow, state, transition, subject); what it
+/// returns becomes the payload of the hook's outbox message.
+pub fn workflow_action_name(path: &str) -> Option<&str> {
+    path.strip_prefix(SCRIPTS_DIR)?
+        .strip_suffix(SCRIPT_SUFFIX)
+        .filter(|name| name.starts_with("workflow."))
+}
+
+/// The entry function of a workflow action script.
+pub const WORKFLOW_ACTION_FUNCTION: &str = "on_step";
+
+fn check_workflow_action(
+    runtime: &ScriptRuntime,
+    path: &str,
+    action: &str,
+    source: &str,
+    problems: &mut Vec<ScriptProblem>,
+) {
+    match runtime.compile(path, source) {
+        Ok(script) if script.has_function(WORKFLOW_ACTION_FUNCTION, 1) => {}
+        Ok(_) => problems.push(ScriptProblem::error(
+            path,
+            codes::MISSING_FUNCTION,
+            format!(
+                "the workflow action {action} is called as {WORKFLOW_ACTION_FUNCTION}(step), \
+                 taking one input map; the script has no such function"
+            ),
+        )),
+        Err(err) => {
+            let (line, column) = err.location();
+            problems
+                .push(ScriptProblem::error(path, codes::COMPILE, err.to_string()).at(line, column));
+        }
+    }
+}
+
 fn check_script(
     runtime: &ScriptRuntime,
     files: &BTreeMap<String, String>,
@@ -553,6 +591,10 @@ fn check_script(
     source: &str,
     problems: &mut Vec<ScriptProblem>,
 ) {
+    if let Some(action) = workflow_action_name(path) {
+        check_workflow_action(runtime, path, action, source, problems);
+        return;
+    }
     let Some(hook) = hook_for_path(path) else {
         problems.push(ScriptProblem::error(
             path,

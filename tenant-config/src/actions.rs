@@ -52,6 +52,22 @@ pub const ACTIONS: &[ActionDef] = &[
         name: "audit.read",
         description: "Read the audit log",
     },
+    ActionDef {
+        name: "workflow.read",
+        description: "Read workflow definitions, their versions and graphs",
+    },
+    ActionDef {
+        name: "workflow.manage",
+        description: "Publish and deprecate workflow versions and migrate running instances",
+    },
+    ActionDef {
+        name: "task.read",
+        description: "Read workflow instances (approvals, bookings) and their history",
+    },
+    ActionDef {
+        name: "test_drive.read",
+        description: "Read test-drive bookings, including the buyer's contact details",
+    },
 ];
 
 /// Looks an action up by exact name.

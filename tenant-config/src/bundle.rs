@@ -98,7 +98,7 @@ impl Bundle {
 
 /// Writes `value` as JSON with object keys sorted and no whitespace, independent of how
 /// serde_json orders maps.
-fn write_canonical(value: &Value, out: &mut String) {
+pub(crate) fn write_canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
@@ -402,7 +402,7 @@ fn shape<T: DeserializeOwned>(kind: Kind, file: &str, value: &Value, spans: &Spa
 
 /// Whether a meaning finding at `pointer` is a consequence of a shape finding: at or below a
 /// place that already has a shape error (unknown fields aside: they were dropped).
-fn covered(shape: &[Diagnostic], pointer: &str) -> bool {
+pub(crate) fn covered(shape: &[Diagnostic], pointer: &str) -> bool {
     shape.iter().any(|d| {
         d.code != "schema.additional_property"
             && (pointer == d.pointer

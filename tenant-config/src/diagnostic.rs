@@ -47,7 +47,8 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub(crate) fn error(code: &'static str, file: &str, pointer: &str, message: String) -> Self {
+    /// An error about `pointer` in `file`, not yet placed; add the place with [`Diagnostic::at`].
+    pub fn error(code: &'static str, file: &str, pointer: &str, message: String) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -59,14 +60,17 @@ impl Diagnostic {
         }
     }
 
-    pub(crate) fn warning(code: &'static str, file: &str, pointer: &str, message: String) -> Self {
+    /// A warning about `pointer` in `file`, not yet placed; add the place with
+    /// [`Diagnostic::at`].
+    pub fn warning(code: &'static str, file: &str, pointer: &str, message: String) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, file, pointer, message)
         }
     }
 
-    pub(crate) fn at(mut self, place: Option<(u32, u32)>) -> Self {
+    /// Places the finding at a 1-based (line, column); `None` leaves it as it is.
+    pub fn at(mut self, place: Option<(u32, u32)>) -> Self {
         if let Some((line, column)) = place {
             self.line = Some(line);
             self.column = Some(column);
@@ -122,7 +126,8 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(mut diagnostics: Vec<Diagnostic>) -> Self {
+    /// A report of `diagnostics`, sorted by file and position, exact duplicates removed.
+    pub fn new(mut diagnostics: Vec<Diagnostic>) -> Self {
         diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         diagnostics.dedup();
         Report { diagnostics }
@@ -167,7 +172,7 @@ impl fmt::Display for Report {
 impl std::error::Error for Report {}
 
 /// The candidate closest to `name`, when it is close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(
+pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
@@ -183,8 +188,8 @@ pub(crate) fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
-/// ` Did you mean `x`?` or nothing.
-pub(crate) fn suggestion<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+/// ` Did you mean `x`?` (with its leading space) or nothing; for the end of a message.
+pub fn suggestion<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     did_you_mean(name, candidates)
         .map(|c| format!(" Did you mean `{c}`?"))
         .unwrap_or_default()

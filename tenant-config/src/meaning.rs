@@ -81,7 +81,35 @@ pub(crate) fn check(file: &str, doc: &TenantDoc, spans: &SpanMap) -> Vec<Diagnos
     roles(&mut c, doc);
     locales(&mut c, doc);
     opening_hours(&mut c, doc);
+    test_drives(&mut c, doc);
     c.out
+}
+
+fn test_drives(c: &mut Checker<'_>, doc: &TenantDoc) {
+    let Some(t) = &doc.test_drives else { return };
+    let mut seen = HashSet::new();
+    for (i, v) in t.fleet.iter().enumerate() {
+        if !seen.insert(v.id.as_str()) {
+            c.error(
+                "test_drives.duplicate_vehicle",
+                format!("/test_drives/fleet/{i}/id"),
+                format!(
+                    "demo vehicle `{}` is listed twice; every vehicle needs its own id",
+                    v.id
+                ),
+            );
+        }
+        if doc.org.store(&v.store).is_none() {
+            c.error(
+                "test_drives.unknown_store",
+                format!("/test_drives/fleet/{i}/store"),
+                format!(
+                    "demo vehicle `{}` is kept at store `{}`, which is not in `org.stores`",
+                    v.id, v.store
+                ),
+            );
+        }
+    }
 }
 
 fn org_codes(c: &mut Checker<'_>, doc: &TenantDoc) {

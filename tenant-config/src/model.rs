@@ -23,6 +23,45 @@ pub struct TenantDoc {
     /// How quotes and their all-in cost sheet are made; absent → [`QuoteSettings::default`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quotes: Option<QuoteSettings>,
+    /// Test-drive booking: slot length, booking window and the demo fleet; absent → the
+    /// tenant takes no test-drive bookings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_drives: Option<TestDriveSettings>,
+}
+
+/// How buyers book test drives: slots of `slot_minutes` within each store's opening hours,
+/// from `lead_minutes` ahead up to `horizon_days` ahead, one demo vehicle per slot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestDriveSettings {
+    /// The workflow that reviews bookings (its subject type is `test_drive_booking`).
+    #[serde(default = "default_test_drive_workflow")]
+    pub workflow: String,
+    /// Length of one slot in minutes (15–240).
+    pub slot_minutes: u32,
+    /// The earliest a slot may start, in minutes from now.
+    #[serde(default)]
+    pub lead_minutes: u32,
+    /// How many days ahead buyers may book (1–60).
+    pub horizon_days: u32,
+    /// The demo vehicles, each at one store.
+    pub fleet: Vec<DemoVehicle>,
+}
+
+fn default_test_drive_workflow() -> String {
+    "test_drive_review".into()
+}
+
+/// One demo vehicle available for test drives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoVehicle {
+    /// Unique in the tenant (`sh01-s7-1`).
+    pub id: String,
+    /// The store that keeps it.
+    pub store: String,
+    /// The catalog model it is.
+    pub model: String,
 }
 
 /// The tenant's settings for quotes and the all-in cost sheet ("明白账"). Amounts are minor

@@ -32,13 +32,23 @@ pub fn catalog_schema() -> &'static Value {
     SCHEMA.get_or_init(|| serde_json::from_str(CATALOG_SCHEMA_TEXT).unwrap_or(Value::Bool(false)))
 }
 
-/// Which kind of bundle document a schema check is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which kind of document a schema check is for.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
     /// `tenant.yaml`.
     Tenant,
     /// A file under `catalog/`.
     Catalog,
+    /// A document with a schema of its own, e.g. a workflow definition checked through
+    /// [`crate::Document::check_schema`].
+    Other {
+        /// The schema, whose `description`s explain the findings.
+        root: &'static Value,
+        /// `root`, compiled.
+        validator: &'static Validator,
+        /// What the document is, for messages (`workflow`).
+        name: &'static str,
+    },
 }
 
 impl Kind {
@@ -46,14 +56,16 @@ impl Kind {
         match self {
             Kind::Tenant => tenant_schema(),
             Kind::Catalog => catalog_schema(),
+            Kind::Other { root, .. } => root,
         }
     }
 
-    /// `tenant` or `catalog`, for messages.
+    /// `tenant`, `catalog` or the name given with [`Kind::Other`], for messages.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Tenant => "tenant",
             Kind::Catalog => "catalog",
+            Kind::Other { name, .. } => name,
         }
     }
 
@@ -63,6 +75,7 @@ impl Kind {
         let cell = match self {
             Kind::Tenant => &TENANT,
             Kind::Catalog => &CATALOG,
+            Kind::Other { validator, .. } => return Ok(validator),
         };
         cell.get_or_init(|| jsonschema::draft202012::new(self.root()).map_err(|e| e.to_string()))
             .as_ref()
