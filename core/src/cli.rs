@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `validate`, `apply`, `tenant`, `user`, `token`.
+//! The command line: `serve`, `migrate`, `validate`, `apply`, `tenant`, `user`, `token`,
+//! `bundle`, `script`, `workflow`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -73,6 +74,62 @@ pub enum Command {
     /// Tenant scripts (Rhai rules).
     #[command(subcommand)]
     Script(ScriptCommand),
+    /// Workflow definitions: validate, draw, simulate, publish, list, deprecate, migrate.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkflowCommand {
+    /// Validate a definition; print every problem with file:line:column and pointer.
+    Validate {
+        file: PathBuf,
+        /// Check role names against this bundle directory's roles.
+        #[arg(long, conflicts_with = "tenant")]
+        bundle: Option<PathBuf>,
+        /// Check role names against this tenant's active configuration.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Print the definition as a Mermaid state diagram.
+    Graph { file: PathBuf },
+    /// Dry-run a definition against a file of events; print each step.
+    Simulate {
+        file: PathBuf,
+        #[arg(long)]
+        events: PathBuf,
+    },
+    /// Publish a definition as the next version for a tenant.
+    Publish {
+        file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// List a tenant's workflow versions.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Deprecate a version: no new instances start on it.
+    Deprecate {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        version: i64,
+    },
+    /// Move running instances of one version to another (all or nothing).
+    Migrate {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        from: i64,
+        #[arg(long)]
+        to: i64,
+        /// Map a state: `--map old=new` (repeatable).
+        #[arg(long = "map")]
+        map: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,6 +158,9 @@ pub struct ServeArgs {
     /// How often to check for configuration published by other nodes, in milliseconds.
     #[arg(long, default_value_t = 200)]
     pub publish_poll_ms: u64,
+    /// How often to look for due workflow timers, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub timer_poll_ms: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,6 +286,13 @@ pub fn main() -> anyhow::Result<()> {
 
 fn api(e: ApiError) -> anyhow::Error {
     match e {
+        ApiError::InvalidWorkflow { diagnostics } => {
+            let mut text = String::from("the workflow is not valid; nothing was published:\n");
+            for d in &diagnostics {
+                text.push_str(&format!("  {d}\n"));
+            }
+            anyhow::anyhow!(text)
+        }
         ApiError::InvalidBundle { diagnostics } => {
             let mut text = String::from("the bundle is not valid; nothing was applied:\n");
             for d in &diagnostics {
@@ -422,6 +489,192 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bundle(cmd) => bundle_command(&cli, cmd).await,
         Command::Script(ScriptCommand::Test { dir }) => script_test(dir),
+        Command::Workflow(cmd) => workflow_command(&cli, cmd).await,
+    }
+}
+
+fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.len() > forecourt_tenant_config::LIMITS.max_file_bytes as u64 {
+        bail!(
+            "{} is {} bytes; a definition may be at most {} bytes",
+            path.display(),
+            meta.len(),
+            forecourt_tenant_config::LIMITS.max_file_bytes
+        );
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn print_report(report: &forecourt_tenant_config::Report) -> anyhow::Error {
+    for d in &report.diagnostics {
+        eprintln!("{d}");
+    }
+    anyhow::anyhow!(
+        "{} error(s); nothing was published",
+        report.errors().count()
+    )
+}
+
+/// Loads a definition file for the CLI; roles are checked when a context is given.
+fn load_definition(
+    file: &std::path::Path,
+    roles: Option<std::collections::BTreeSet<String>>,
+) -> anyhow::Result<forecourt_workflow_engine::Workflow> {
+    let text = read_text(file)?;
+    let name = file.display().to_string();
+    let loaded = match roles {
+        Some(roles) => forecourt_workflow_engine::load(
+            &name,
+            &text,
+            &forecourt_workflow_engine::Context::with_roles(roles),
+        ),
+        None => forecourt_workflow_engine::load_stored(&name, &text),
+    };
+    loaded.map_err(|r| print_report(&r))
+}
+
+/// A state on the CLI's database and the live snapshot of the tenant `slug`.
+async fn tenant_snapshot(
+    cli: &Cli,
+    slug: &str,
+) -> anyhow::Result<(AppState, std::sync::Arc<tenancy::Snapshot>)> {
+    let state = state_for(cli, 2, Settings::default()).await?;
+    let row = tenant_row(&state, slug).await?;
+    let snapshot = state
+        .snapshots
+        .get(&state.db, &row.id)
+        .await
+        .map_err(api)?
+        .context("tenant vanished")?;
+    Ok((state, snapshot))
+}
+
+async fn workflow_command(cli: &Cli, cmd: &WorkflowCommand) -> anyhow::Result<()> {
+    use forecourt_workflow_engine as engine;
+    match cmd {
+        WorkflowCommand::Validate {
+            file,
+            bundle,
+            tenant,
+        } => {
+            let roles = if let Some(dir) = bundle {
+                let source = BundleSource::from_dir(dir).map_err(|r| anyhow::anyhow!("{r}"))?;
+                let b =
+                    forecourt_tenant_config::load(&source).map_err(|r| anyhow::anyhow!("{r}"))?;
+                Some(b.tenant().roles.iter().map(|r| r.code.clone()).collect())
+            } else if let Some(slug) = tenant {
+                let (_, snapshot) = tenant_snapshot(cli, slug).await?;
+                Some(crate::workflows::context_for(&snapshot).roles)
+            } else {
+                eprintln!("note: role names not checked (pass --bundle DIR or --tenant SLUG)");
+                None
+            };
+            let wf = load_definition(file, roles)?;
+            println!(
+                "{}: valid workflow `{}` for `{}` ({} states, {} transitions), hash {}",
+                file.display(),
+                wf.id(),
+                wf.subject(),
+                wf.definition().states.len(),
+                wf.definition().transitions.len(),
+                wf.hash()
+            );
+            Ok(())
+        }
+        WorkflowCommand::Graph { file } => {
+            let wf = load_definition(file, None)?;
+            print!("{}", engine::mermaid(&wf));
+            Ok(())
+        }
+        WorkflowCommand::Simulate { file, events } => {
+            let wf = load_definition(file, None)?;
+            let script = read_text(events)?;
+            let steps = engine::simulate(&wf, &script).map_err(|e| anyhow::anyhow!("{e}"))?;
+            for step in &steps {
+                println!("{step}");
+            }
+            Ok(())
+        }
+        WorkflowCommand::Publish { file, tenant } => {
+            let (state, snapshot) = tenant_snapshot(cli, tenant).await?;
+            let text = read_text(file)?;
+            let id = engine::load_stored(&file.display().to_string(), &text)
+                .map_err(|r| print_report(&r))?
+                .id()
+                .to_string();
+            let published = crate::workflows::publish(&state, &snapshot, &id, &text, "cli")
+                .await
+                .map_err(api)?;
+            if published.changed {
+                println!("published {id} v{}", published.version.version);
+            } else {
+                println!(
+                    "unchanged: {id} v{} has this content",
+                    published.version.version
+                );
+            }
+            Ok(())
+        }
+        WorkflowCommand::List { tenant } => {
+            let state = state_for(cli, 2, Settings::default()).await?;
+            let row = tenant_row(&state, tenant).await?;
+            for v in crate::workflows::list_versions(&state, &row.id, None)
+                .await
+                .map_err(api)?
+            {
+                println!(
+                    "{} v{} {} subject={} running={} by {} at {} hash {}",
+                    v.workflow_id,
+                    v.version,
+                    v.status,
+                    v.subject_type,
+                    v.running,
+                    v.published_by,
+                    crate::store::rfc3339(v.published_at),
+                    v.hash
+                );
+            }
+            Ok(())
+        }
+        WorkflowCommand::Deprecate {
+            tenant,
+            id,
+            version,
+        } => {
+            let state = state_for(cli, 2, Settings::default()).await?;
+            let row = tenant_row(&state, tenant).await?;
+            crate::workflows::deprecate(&state, &row.id, id, *version, "cli")
+                .await
+                .map_err(api)?;
+            println!("deprecated {id} v{version}");
+            Ok(())
+        }
+        WorkflowCommand::Migrate {
+            tenant,
+            id,
+            from,
+            to,
+            map,
+        } => {
+            let mut states = std::collections::BTreeMap::new();
+            for m in map {
+                let Some((old, new)) = m.split_once('=') else {
+                    bail!("--map takes old=new, not `{m}`");
+                };
+                states.insert(old.to_string(), new.to_string());
+            }
+            let (state, snapshot) = tenant_snapshot(cli, tenant).await?;
+            let moved =
+                crate::workflows::migrate(&state, &snapshot, id, *from, *to, &states, "cli")
+                    .await
+                    .map_err(api)?;
+            println!(
+                "migrated {} instance(s) of {id} from v{from} to v{to}",
+                moved.len()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -559,6 +812,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         body_limit: args.body_limit,
         publish_poll: Duration::from_millis(args.publish_poll_ms.max(50)),
+        timer_poll: Duration::from_millis(args.timer_poll_ms.max(50)),
         ..Settings::default()
     };
     let state = state_for(cli, args.db_pool, settings).await?;
@@ -577,7 +831,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
-    spawn_publish_watcher(&state);
+    let _background = spawn_background(&state);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -591,14 +845,38 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the task that swaps snapshots published by other nodes.
-pub fn spawn_publish_watcher(state: &AppState) {
+/// The background tasks of one node; dropping this stops them.
+pub struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Starts a node's background tasks: the watcher that swaps snapshots published by other
+/// nodes, the workflow timer scheduler and the outbox relay.
+pub fn spawn_background(state: &AppState) -> Background {
     let for_watch = state.clone();
     let invalidate =
         std::sync::Arc::new(move |tenant_id: &str| for_watch.snapshots.invalidate(tenant_id));
-    tokio::spawn(tenancy::watch_publishes(
+    let watcher = tokio::spawn(tenancy::watch_publishes(
         state.db.clone(),
         invalidate,
         state.settings.publish_poll,
     ));
+    let node = uuid::Uuid::now_v7().to_string();
+    let scheduler = tokio::spawn(crate::workflows::scheduler::run(
+        state.clone(),
+        node,
+        state.settings.timer_poll,
+    ));
+    let relay = tokio::spawn(crate::outbox::run_relay(
+        state.db.clone(),
+        std::sync::Arc::new(crate::outbox::LocalInbox),
+        state.settings.outbox_poll,
+    ));
+    Background(vec![watcher, scheduler, relay])
 }

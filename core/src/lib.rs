@@ -27,10 +27,13 @@ pub mod cli;
 pub mod demo;
 pub mod finance;
 pub mod http;
+pub mod outbox;
 pub mod quotes;
 pub mod state;
 pub mod store;
 pub mod tenancy;
+pub mod test_drives;
 pub mod users;
+pub mod workflows;
 
 pub use state::{AppState, Settings};

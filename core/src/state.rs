@@ -25,6 +25,10 @@ pub struct Settings {
     pub credential_cache_ttl: Duration,
     /// How often a node checks for configuration published by other nodes.
     pub publish_poll: Duration,
+    /// How often the scheduler looks for due workflow timers.
+    pub timer_poll: Duration,
+    /// How often the outbox relay looks for messages to deliver.
+    pub outbox_poll: Duration,
 }
 
 impl Default for Settings {
@@ -37,6 +41,8 @@ impl Default for Settings {
             session_ttl: Duration::from_secs(12 * 3600),
             credential_cache_ttl: Duration::from_secs(5),
             publish_poll: Duration::from_millis(200),
+            timer_poll: Duration::from_millis(500),
+            outbox_poll: Duration::from_millis(500),
         }
     }
 }
@@ -49,6 +55,8 @@ pub struct Inner {
     pub throttle: LoginThrottle,
     /// The Rhai sandbox for tenant rules on the request path (compiled scripts cached by hash).
     pub scripts: forecourt_plugins::ScriptRuntime,
+    /// Compiled workflow versions (immutable, cached by tenant, id and version).
+    pub workflows: crate::workflows::WorkflowCache,
 }
 
 /// Cheap to clone; shared by every request.
@@ -72,6 +80,7 @@ impl AppState {
             tokens,
             throttle: LoginThrottle::new(),
             scripts: forecourt_plugins::ScriptRuntime::default(),
+            workflows: crate::workflows::WorkflowCache::default(),
         }))
     }
 }

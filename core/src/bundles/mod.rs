@@ -55,6 +55,9 @@ pub struct Validated {
     pub bundle: Bundle,
     pub policies: crate::authz::TenantPolicies,
     pub catalog: CompiledCatalog,
+    /// The workflow definitions of `workflows/*.yaml`, validated against this bundle's roles
+    /// and scripts; published with the bundle when they differ from the latest version.
+    pub workflows: Vec<crate::workflows::BundleWorkflow>,
 }
 
 /// Validates `source` for `tenant` without writing anything.
@@ -95,6 +98,14 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validat
         }
     };
     problems.extend(script_problems(bundle.files()));
+    problems.extend(fleet_problems(&bundle));
+    let workflows = match crate::workflows::bundle_workflows(&bundle) {
+        Ok(w) => w,
+        Err(mut found) => {
+            problems.append(&mut found);
+            Vec::new()
+        }
+    };
     let catalog = match CompiledCatalog::compile(&bundle) {
         Ok(c) => Some(c),
         Err(mut unbuildable) => {
@@ -107,11 +118,45 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validat
             bundle,
             policies,
             catalog,
+            workflows,
         }),
         _ => Err(ApiError::InvalidBundle {
             diagnostics: problems,
         }),
     }
+}
+
+/// Every demo vehicle of `test_drives.fleet` must be a model of the bundle's catalog.
+fn fleet_problems(bundle: &Bundle) -> Vec<Diagnostic> {
+    let Some(settings) = &bundle.tenant().test_drives else {
+        return Vec::new();
+    };
+    let file = bundle
+        .files()
+        .keys()
+        .find(|p| forecourt_tenant_config::TENANT_FILES.contains(&p.as_str()))
+        .cloned()
+        .unwrap_or_else(|| "tenant.yaml".into());
+    let doc = forecourt_tenant_config::Document::parse(
+        &file,
+        bundle.files().get(&file).map(String::as_str).unwrap_or(""),
+    );
+    settings
+        .fleet
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| bundle.catalog().model(&v.model).is_none())
+        .map(|(i, v)| {
+            doc.error(
+                "test_drives.unknown_model",
+                &format!("/test_drives/fleet/{i}/model"),
+                format!(
+                    "demo vehicle `{}` is a `{}`, which is not a model of the catalog",
+                    v.id, v.model
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Compiles every script of the bundle and runs its test cases: a broken rule never goes live.
@@ -235,6 +280,7 @@ pub async fn apply(
         bundle,
         policies,
         catalog,
+        workflows,
     } = validate_for(tenant, source)?;
     let db = &state.db;
     let mut tx = db.tenant_tx(&tenant.id).await?;
@@ -315,6 +361,9 @@ pub async fn apply(
         .execute(&mut *tx)
         .await?;
     tenancy::record_publish(&mut tx, &tenant.id, next).await?;
+    for w in &workflows {
+        crate::workflows::publish_in(&mut tx, &tenant.id, w, actor).await?;
+    }
     audit::record_in(
         &mut tx,
         &tenant.id,

@@ -1,7 +1,6 @@
 //! Bundle routes for admins and integrators: upload, dry-run validation, history, diff, rollback.
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::header;
 use axum::Json;
 use forecourt_tenant_config::BundleSource;
 use serde::{Deserialize, Serialize};
@@ -14,7 +13,7 @@ use super::{
 };
 use crate::authz::Resource;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{body_bytes, parse_json, ApiJson, Authz};
+use crate::http::extract::{body_bytes, media_type, parse_json, ApiJson, Authz};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,18 +43,7 @@ async fn read_upload(
     tenant: &crate::tenancy::TenantRow,
     req: Request,
 ) -> ApiResult<BundleSource> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let content_type = media_type(req.headers());
     let bytes = body_bytes(req, state).await?;
     match content_type.as_str() {
         "application/json" => {

@@ -30,10 +30,22 @@ pub enum ApiError {
     },
     #[error("invalid bundle")]
     InvalidBundle { diagnostics: Vec<Diagnostic> },
+    /// A workflow definition failed validation; nothing was published.
+    #[error("invalid workflow definition")]
+    InvalidWorkflow { diagnostics: Vec<Diagnostic> },
     /// A request an extractor or layer refused (malformed path or query parameter …), with the
     /// status it chose.
     #[error("rejected")]
     Rejected { status: StatusCode, detail: String },
+    /// A workflow refused a command (`workflow.forbidden`, `workflow.invalid_input` …); the
+    /// code is the engine's stable code.
+    #[error("refused by the workflow")]
+    WorkflowRefused {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("payload too large")]
@@ -92,10 +104,11 @@ impl ApiError {
                 code: "method_not_allowed",
                 ..
             } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Invalid { .. } | ApiError::InvalidBundle { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Invalid { .. }
+            | ApiError::InvalidBundle { .. }
+            | ApiError::InvalidWorkflow { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Rejected { status, .. } => *status,
+            ApiError::WorkflowRefused { status, .. } => *status,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,7 +125,9 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::Invalid { code, .. } => code,
             ApiError::InvalidBundle { .. } => "bundle_invalid",
+            ApiError::InvalidWorkflow { .. } => "workflow_invalid",
             ApiError::Rejected { .. } => "invalid_request",
+            ApiError::WorkflowRefused { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
@@ -128,7 +143,11 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Invalid { .. } => "Invalid request",
             ApiError::InvalidBundle { .. } => "The bundle is not valid; nothing was applied",
+            ApiError::InvalidWorkflow { .. } => {
+                "The workflow definition is not valid; nothing was published"
+            }
             ApiError::Rejected { .. } => "Invalid request",
+            ApiError::WorkflowRefused { .. } => "The workflow does not allow this now",
             ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::PayloadTooLarge => "Request body too large",
             ApiError::Unavailable(_) => "Service unavailable",
@@ -154,7 +173,7 @@ impl ApiError {
             ApiError::NotFound(what) => format!("{what} does not exist."),
             ApiError::Conflict { detail, .. } => detail.clone(),
             ApiError::Invalid { detail, .. } => detail.clone(),
-            ApiError::InvalidBundle { diagnostics } => {
+            ApiError::InvalidBundle { diagnostics } | ApiError::InvalidWorkflow { diagnostics } => {
                 let errors = diagnostics
                     .iter()
                     .filter(|d| d.severity == forecourt_tenant_config::Severity::Error)
@@ -162,6 +181,7 @@ impl ApiError {
                 format!("{errors} error(s) found; fix them all and apply again. See `errors`.")
             }
             ApiError::Rejected { detail, .. } => detail.clone(),
+            ApiError::WorkflowRefused { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
             }
@@ -199,14 +219,16 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let errors: Vec<Value> = match &self {
-            ApiError::Invalid { errors, .. } => errors
+            ApiError::Invalid { errors, .. } | ApiError::WorkflowRefused { errors, .. } => errors
                 .iter()
                 .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
                 .collect(),
-            ApiError::InvalidBundle { diagnostics } => diagnostics
-                .iter()
-                .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
-                .collect(),
+            ApiError::InvalidBundle { diagnostics } | ApiError::InvalidWorkflow { diagnostics } => {
+                diagnostics
+                    .iter()
+                    .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
+                    .collect()
+            }
             ApiError::Forbidden { action, .. } => vec![serde_json::json!({ "action": action })],
             _ => Vec::new(),
         };

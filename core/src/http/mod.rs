@@ -44,6 +44,8 @@ use error::ApiError;
         (name = "bundles", description = "Tenant configuration as data"),
         (name = "audit", description = "Audit log"),
         (name = "storefront", description = "Public storefront data"),
+        (name = "workflows", description = "Workflow definitions, instances and work queues"),
+        (name = "test-drives", description = "Test-drive slots and bookings"),
     )
 )]
 struct ApiDoc;
@@ -81,6 +83,7 @@ fn public_api() -> OpenApiRouter<AppState> {
         .merge(crate::finance::routes::public_router())
         .merge(crate::catalog::routes::public_router())
         .merge(crate::quotes::routes::public_router())
+        .merge(crate::test_drives::routes::public_router())
 }
 
 fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState> {
@@ -90,12 +93,15 @@ fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState>
         .routes(routes!(metrics_route))
         .routes(routes!(openapi_json))
         .routes(routes!(tenant_schema))
+        .routes(routes!(workflow_schema))
         .merge(crate::auth::routes::router())
         .merge(crate::tenancy::routes::router())
         .merge(public_api())
         .merge(crate::users::router())
         .merge(crate::authz::routes::router())
         .merge(crate::audit::router())
+        .merge(crate::workflows::routes::router())
+        .merge(crate::test_drives::routes::router())
         .merge(crate::bundles::routes::router().layer(DefaultBodyLimit::max(bundle_limit)))
         .layer(DefaultBodyLimit::max(body_limit))
 }
@@ -224,6 +230,15 @@ async fn tenant_schema() -> Response {
     (
         [(header::CONTENT_TYPE, "application/schema+json")],
         Json(forecourt_tenant_config::tenant_schema()),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/api/v1/schemas/workflow.json", tag = "workflows", responses((status = 200, description = "JSON Schema of a workflow definition (YAML or JSON)", content_type = "application/schema+json")))]
+async fn workflow_schema() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        Json(forecourt_workflow_engine::workflow_schema()),
     )
         .into_response()
 }

@@ -132,3 +132,147 @@ async fn serve_drains_and_exits_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_commands_validate_draw_simulate_publish_and_list() {
+    let db = fresh_database().await;
+    let aurora = examples_dir().join("aurora-motors");
+    let definition = aurora.join("bundle/workflows/test_drive_review.yaml");
+    let run = |args: &[&std::ffi::OsStr]| forecourt(&db).args(args).output().unwrap();
+    let out = run(&[
+        "workflow".as_ref(),
+        "validate".as_ref(),
+        "--bundle".as_ref(),
+        aurora.join("bundle").as_os_str(),
+        definition.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid workflow `test_drive_review`"));
+
+    // A broken definition: every problem with file:line:column, exit 1.
+    let broken = std::env::temp_dir().join(format!("wf-{}.yaml", uuid::Uuid::now_v7().simple()));
+    std::fs::write(&broken, "id: x\nsubject: y\nstates:\n  - name: a\n    initial: true\n  - name: b\ntransitions: []\n").unwrap();
+    let out = run(&["workflow".as_ref(), "validate".as_ref(), broken.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(":4:") && stderr.contains("workflow.dead_end"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(":6:") && stderr.contains("workflow.unreachable_state"),
+        "{stderr}"
+    );
+
+    let out = run(&[
+        "workflow".as_ref(),
+        "graph".as_ref(),
+        definition.as_os_str(),
+    ]);
+    let graph = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        graph.starts_with("stateDiagram-v2\n    [*] --> requested"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains("requested --> cancelled: expire (timer review_deadline, PT24H)"),
+        "{graph}"
+    );
+
+    let events = aurora.join("simulations/test-drive-review.yaml");
+    let out = run(&[
+        "workflow".as_ref(),
+        "simulate".as_ref(),
+        definition.as_os_str(),
+        "--events".as_ref(),
+        events.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("refused [workflow.forbidden]"),
+        "{printed}"
+    );
+    assert!(printed.contains("requested -> approved"), "{printed}");
+    assert!(
+        printed.contains("timer slot_finished by system: approved -> completed"),
+        "{printed}"
+    );
+    assert!(printed.trim_end().ends_with("ended in closed"), "{printed}");
+
+    // Publish to a tenant (applied with its bundle: v1 from the bundle), then list.
+    let out = run(&[
+        "apply".as_ref(),
+        "--create".as_ref(),
+        aurora.join("bundle").as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "workflow".as_ref(),
+        "publish".as_ref(),
+        definition.as_os_str(),
+        "--tenant".as_ref(),
+        "aurora".as_ref(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged: test_drive_review v1"));
+    let changed = std::env::temp_dir().join(format!("wf-{}.yaml", uuid::Uuid::now_v7().simple()));
+    let text = std::fs::read_to_string(&definition)
+        .unwrap()
+        .replace("after: PT24H", "after: PT12H");
+    std::fs::write(&changed, text).unwrap();
+    let out = run(&[
+        "workflow".as_ref(),
+        "publish".as_ref(),
+        changed.as_os_str(),
+        "--tenant".as_ref(),
+        "aurora".as_ref(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("published test_drive_review v2"));
+    let out = run(&[
+        "workflow".as_ref(),
+        "deprecate".as_ref(),
+        "--tenant".as_ref(),
+        "aurora".as_ref(),
+        "test_drive_review".as_ref(),
+        "2".as_ref(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "workflow".as_ref(),
+        "list".as_ref(),
+        "--tenant".as_ref(),
+        "aurora".as_ref(),
+    ]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("test_drive_review v2 deprecated")
+            && listed.contains("test_drive_review v1 published"),
+        "{listed}"
+    );
+}

@@ -34,6 +34,12 @@ async fn state_of_a(server: &Server, tenant_id: &str) -> Value {
         ("versions", "SELECT CAST(version AS TEXT) || hash AS v FROM bundle_versions WHERE tenant_id = $1 ORDER BY version"),
         ("units", "SELECT code || status AS v FROM org_units WHERE tenant_id = $1 ORDER BY code"),
         ("audit", "SELECT id AS v FROM audit_log WHERE tenant_id = $1 ORDER BY id"),
+        ("workflows", "SELECT workflow_id || CAST(version AS TEXT) || status AS v FROM workflow_versions WHERE tenant_id = $1 ORDER BY workflow_id, version"),
+        ("instances", "SELECT id || state || CAST(version AS TEXT) AS v FROM workflow_instances WHERE tenant_id = $1 ORDER BY id"),
+        ("history", "SELECT instance_id || CAST(seq AS TEXT) AS v FROM workflow_history WHERE tenant_id = $1 ORDER BY instance_id, seq"),
+        ("bookings", "SELECT id || CAST(slot_start AS TEXT) || vehicle_id AS v FROM test_drive_bookings WHERE tenant_id = $1 ORDER BY id"),
+        ("holds", "SELECT vehicle_id || CAST(slot_start AS TEXT) AS v FROM test_drive_holds WHERE tenant_id = $1 ORDER BY vehicle_id, slot_start"),
+        ("outbox", "SELECT id AS v FROM outbox WHERE tenant_id = $1 ORDER BY id"),
     ] {
         let rows: Vec<String> = sqlx::query_scalar(sql).bind(tenant_id).fetch_all(&mut *tx).await.unwrap();
         out.insert(name.into(), json!(rows));
@@ -68,6 +74,21 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
     let a_token_id = created["id"].as_str().expect("A token").to_string();
     let a_token = created["token"].as_str().unwrap().to_string();
 
+    // A test-drive booking of A (public), with its workflow instance.
+    let slot = crate::workflows::free_slot(&server, "aurora", "sh01", "s7").await;
+    let (status, booked) = crate::workflows::book(&server, "aurora", "sh01", "s7", &slot).await;
+    assert_eq!(status, 201, "{booked}");
+    let a_booking_code = booked["code"].as_str().unwrap().to_string();
+    let (_, a_bookings) = server.get("/api/v1/test-drives", &a_admin).await;
+    let a_booking = a_bookings["bookings"][0]["id"]
+        .as_str()
+        .expect("A booking")
+        .to_string();
+    let a_instance = a_bookings["bookings"][0]["instance_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
     // Values of A for every path parameter name the API uses.
     let params: BTreeMap<&str, String> = BTreeMap::from([
         ("code", "sh01".to_string()),
@@ -79,8 +100,21 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
     let id_for = |path: &str| {
         if path.starts_with("/api/v1/tokens") {
             a_token_id.clone()
+        } else if path.starts_with("/api/v1/test-drives") {
+            a_booking.clone()
+        } else if path.starts_with("/api/v1/workflow-instances") {
+            a_instance.clone()
+        } else if path.starts_with("/api/v1/admin/workflows") {
+            "test_drive_review".to_string()
         } else {
             a_user.clone()
+        }
+    };
+    let code_for = |path: &str| {
+        if path.contains("/test-drives/") {
+            a_booking_code.clone()
+        } else {
+            "sh01".to_string()
         }
     };
     let queries: BTreeMap<&str, String> = BTreeMap::from([
@@ -132,6 +166,10 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
         "极光空间".into(),
     ];
     markers.push(server.user_id("aurora", "admin@aurora.example").await);
+    markers.push(a_booking.clone());
+    markers.push(a_booking_code.clone());
+    markers.push(a_instance.clone());
+    markers.push("13912345678".into());
     let markers = Markers(markers);
 
     let before = state_of_a(&server, &a_id).await;
@@ -157,6 +195,8 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
                 let name = &concrete[start + 1..end];
                 let value = if name == "id" {
                     id_for(path)
+                } else if name == "code" {
+                    code_for(path)
                 } else {
                     params.get(name).cloned().unwrap_or_else(|| panic!("isolation matrix: no value of tenant A for path parameter `{name}` in {path}; add one"))
                 };

@@ -58,6 +58,8 @@ pub struct Server {
     pub db_url: String,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The node's watcher, timer scheduler and outbox relay; stopped with the server.
+    _background: forecourt::cli::Background,
 }
 
 impl Drop for Server {
@@ -72,6 +74,8 @@ pub fn settings() -> Settings {
     Settings {
         base_domain: "forecourt.test".into(),
         publish_poll: Duration::from_millis(100),
+        timer_poll: Duration::from_millis(100),
+        outbox_poll: Duration::from_millis(100),
         ..Settings::default()
     }
 }
@@ -96,7 +100,7 @@ impl Server {
     pub async fn start_on(url: &str, settings: Settings) -> Server {
         let db = Db::connect(url, 8).await.expect("connect");
         let state = AppState::new(db, settings);
-        forecourt::cli::spawn_publish_watcher(&state);
+        let background = forecourt::cli::spawn_background(&state);
         let app = forecourt::http::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -124,6 +128,7 @@ impl Server {
             db_url: url.to_string(),
             client,
             shutdown: Some(tx),
+            _background: background,
         }
     }
 

@@ -16,3 +16,4 @@ mod quotes;
 mod rls;
 mod scopes;
 mod users;
+mod workflows;

@@ -22,14 +22,17 @@ async fn without_a_tenant_no_row_is_visible_and_no_row_of_another_tenant_is_writ
         "the service must not run as the tables' owner"
     );
     // No tenant set: every tenant table looks empty, even with no WHERE clause.
-    for table in [
-        "users",
-        "user_roles",
-        "auth_tokens",
-        "bundle_versions",
-        "org_units",
-        "audit_log",
-    ] {
+    // Every table with a tenant_id column is a tenant table, except the platform's publish log.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(table_name AS TEXT) FROM information_schema.columns \
+         WHERE table_schema = 'public' AND column_name = 'tenant_id' AND table_name <> 'publish_log' \
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(tables.len() >= 13, "{tables:?}");
+    for table in &tables {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(pool)
             .await
@@ -65,6 +68,26 @@ async fn without_a_tenant_no_row_is_visible_and_no_row_of_another_tenant_is_writ
         insert.is_err(),
         "inserting a row of tenant B inside tenant A's transaction must fail"
     );
+    drop(tx);
+    // The scheduler's scan mode reveals due timers and outbox rows (ids and times) and nothing
+    // else, and writes nothing.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT set_config('forecourt.scheduler', 'scan', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for table in ["users", "test_drive_bookings", "workflow_instances"] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table} visible in scan mode");
+    }
+    let updated = sqlx::query("UPDATE outbox SET status = 'dead'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected(), 0, "scan mode cannot write");
     drop(tx);
     // The setting is per transaction: it does not leak to the next use of the connection.
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")

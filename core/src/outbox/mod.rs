@@ -1,0 +1,306 @@
+//! The transactional outbox: every side effect that leaves the process (a notification to a
+//! buyer or to staff, a business event for integrators, a script hook's result) is written as a
+//! row in the **same transaction** as the change that causes it, then delivered by the relay.
+//!
+//! **Invariants**
+//! - A message exists if and only if the change that caused it committed.
+//! - Recipients are references (`buyer:<booking id>`, `role:<role>@<store>`), never contact
+//!   data: personal data stays in its own table and is resolved by the adapter at delivery.
+//! - The relay claims a message with a lease before delivering it, so two nodes do not send
+//!   the same message at the same time; a failed delivery is retried with exponential backoff
+//!   and dead-lettered after [`MAX_ATTEMPTS`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::store::{now_ms, Backend, Db, TenantTx};
+
+/// Attempts before a message is dead-lettered.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// How long a claimed message is reserved for the node delivering it.
+const LEASE_MS: i64 = 30_000;
+
+/// What kind of side effect a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A message to a person (buyer or staff), by template.
+    Notify,
+    /// A business event for integrators (`test_drive.approved` …).
+    Event,
+    /// The result of a tenant script hook run by a workflow action.
+    Hook,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Notify => "notify",
+            Kind::Event => "event",
+            Kind::Hook => "hook",
+        }
+    }
+}
+
+/// A message to write with a business change.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub kind: Kind,
+    /// Template (notify), event name (event) or hook name (hook).
+    pub name: String,
+    pub recipient: Option<String>,
+    /// The record the message is about (`test_drive_booking`, id).
+    pub subject: Option<(String, String)>,
+    pub payload: Value,
+}
+
+/// Writes `message` inside the caller's transaction; returns its id.
+pub async fn enqueue(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    message: &Message,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let (subject_type, subject_id) = match &message.subject {
+        Some((t, i)) => (Some(t.as_str()), Some(i.as_str())),
+        None => (None, None),
+    };
+    sqlx::query(
+        "INSERT INTO outbox (tenant_id, id, kind, name, recipient, subject_type, subject_id, \
+         payload, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $10)",
+    )
+    .bind(tenant_id)
+    .bind(&id)
+    .bind(message.kind.as_str())
+    .bind(&message.name)
+    .bind(message.recipient.as_deref())
+    .bind(subject_type)
+    .bind(subject_id)
+    .bind(message.payload.to_string())
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// A stored message as the relay and the inbox views see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub recipient: Option<String>,
+    pub subject_type: Option<String>,
+    pub subject_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+fn entry(row: &sqlx::any::AnyRow) -> Result<OutboxEntry, sqlx::Error> {
+    let payload: String = row.try_get("payload")?;
+    Ok(OutboxEntry {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        recipient: row.try_get("recipient")?,
+        subject_type: row.try_get("subject_type")?,
+        subject_id: row.try_get("subject_id")?,
+        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        created_at: row.try_get("created_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
+}
+
+const COLUMNS: &str = "id, kind, name, recipient, subject_type, subject_id, payload, status, \
+                       attempts, created_at, delivered_at";
+
+/// Every message about one record, oldest first (a booking's messages to its buyer …).
+pub async fn for_subject(
+    db: &Db,
+    tenant_id: &str,
+    subject_type: &str,
+    subject_id: &str,
+) -> Result<Vec<OutboxEntry>, sqlx::Error> {
+    let mut tx = db.tenant_tx(tenant_id).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 AND subject_type = $2 \
+         AND subject_id = $3 ORDER BY id"
+    ))
+    .bind(tenant_id)
+    .bind(subject_type)
+    .bind(subject_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.iter().map(entry).collect()
+}
+
+/// The result of one delivery attempt: `Err` carries a reason for the retry log (never personal
+/// data).
+pub type Delivery = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// A channel adapter (SMS, e-mail, webhook …). Adapters that need an outside service ship with
+/// a local fake speaking the same contract.
+pub trait Deliver: Send + Sync {
+    fn deliver(&self, tenant_id: &str, message: &OutboxEntry) -> Delivery;
+}
+
+/// The built-in adapter: the message is kept as the recipient's inbox entry (shown on the
+/// buyer's booking page) and logged by kind, name and recipient kind only.
+pub struct LocalInbox;
+
+impl Deliver for LocalInbox {
+    fn deliver(&self, tenant_id: &str, message: &OutboxEntry) -> Delivery {
+        let recipient_kind = message
+            .recipient
+            .as_deref()
+            .and_then(|r| r.split(':').next())
+            .unwrap_or("none")
+            .to_string();
+        tracing::info!(
+            tenant = tenant_id,
+            kind = %message.kind,
+            name = %message.name,
+            recipient = %recipient_kind,
+            "outbox message delivered to the local inbox"
+        );
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Delay before attempt `n + 1` after `n` failures: 1 s, 2 s, 4 s … capped at 10 minutes.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(0, 20) as u32;
+    (1000_i64.saturating_mul(1_i64 << exp)).min(600_000)
+}
+
+/// Sets the transaction up to scan due rows of every tenant (ids and times only).
+pub(crate) async fn scan_mode(db: &Db, tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT set_config('forecourt.scheduler', 'scan', true)")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One relay pass: claims up to `batch` due messages and delivers them. Returns how many were
+/// delivered.
+pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<usize, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    scan_mode(db, &mut tx).await?;
+    let due = sqlx::query(
+        "SELECT tenant_id, id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+         ORDER BY next_attempt_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut delivered = 0;
+    for row in due {
+        let tenant_id: String = row.try_get("tenant_id")?;
+        let id: String = row.try_get("id")?;
+        // Claim with a lease: only one node wins the update.
+        let mut tx = db.tenant_tx(&tenant_id).await?;
+        let claimed = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 \
+             WHERE tenant_id = $2 AND id = $3 AND status = 'pending' AND next_attempt_at <= $4",
+        )
+        .bind(now + LEASE_MS)
+        .bind(&tenant_id)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            continue;
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(&tenant_id)
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let message = entry(&row)?;
+        let result = adapter.deliver(&tenant_id, &message).await;
+        let mut tx = db.tenant_tx(&tenant_id).await?;
+        match result {
+            Ok(()) => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'delivered', delivered_at = $1, last_error = NULL \
+                     WHERE tenant_id = $2 AND id = $3",
+                )
+                .bind(now_ms())
+                .bind(&tenant_id)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                delivered += 1;
+            }
+            Err(reason) => {
+                let dead = message.attempts >= MAX_ATTEMPTS;
+                tracing::warn!(tenant = %tenant_id, id = %id, attempts = message.attempts, dead, reason = %reason, "outbox delivery failed");
+                sqlx::query(
+                    "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3 \
+                     WHERE tenant_id = $4 AND id = $5",
+                )
+                .bind(if dead { "dead" } else { "pending" })
+                .bind(now_ms() + backoff_ms(message.attempts - 1))
+                .bind(&reason)
+                .bind(&tenant_id)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(delivered)
+}
+
+/// Runs the relay until the process ends.
+pub async fn run_relay(db: Db, adapter: Arc<dyn Deliver>, poll: Duration) {
+    loop {
+        match relay_once(&db, adapter.as_ref(), 100).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox relay pass failed"),
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff_ms(0), 1000);
+        assert_eq!(backoff_ms(1), 2000);
+        assert_eq!(backoff_ms(3), 8000);
+        assert_eq!(backoff_ms(30), 600_000);
+    }
+}
