@@ -654,13 +654,22 @@ async fn list_bookings(
     let s = authz.actor.tenant.clone();
     let tenant_id = &s.tenant.id;
     let include_ended = q.include_ended.unwrap_or(false);
+    // One query: each booking with its workflow instance, filtered in SQL.
     let mut tx = state.db.tenant_tx(tenant_id).await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {BOOKING_COLUMNS} FROM test_drive_bookings WHERE tenant_id = $1 \
-         AND ($2 = '' OR store_code = $2) ORDER BY slot_start, id LIMIT 2000"
-    ))
+    let rows = sqlx::query(
+        "SELECT b.id, b.code, b.store_code, b.model_code, b.vehicle_id, b.slot_start, b.slot_end, \
+         b.contact_name, b.contact_mobile, b.notes, b.locale, b.created_at, \
+         i.id AS instance_id, i.workflow_id, i.workflow_version, i.body \
+         FROM test_drive_bookings b JOIN workflow_instances i ON i.tenant_id = b.tenant_id \
+         AND i.subject_type = $2 AND i.subject_id = b.id \
+         WHERE b.tenant_id = $1 AND ($3 = '' OR b.store_code = $3) AND ($4 = '' OR i.state = $4) \
+         AND ($5 = 1 OR i.ended = 0) ORDER BY b.slot_start, b.id LIMIT 2000",
+    )
     .bind(tenant_id)
+    .bind(SUBJECT)
     .bind(q.store.as_deref().unwrap_or(""))
+    .bind(q.state.as_deref().unwrap_or(""))
+    .bind(i64::from(include_ended))
     .fetch_all(&mut *tx)
     .await?;
     let mut out = Vec::new();
@@ -673,16 +682,17 @@ async fn list_bookings(
         }) {
             continue;
         }
-        let stored = workflows::instance_for_subject(&mut tx, tenant_id, SUBJECT, &b.id).await?;
-        if stored.instance.ended && !include_ended {
-            continue;
-        }
-        if q.state
-            .as_deref()
-            .is_some_and(|st| st != stored.instance.state)
-        {
-            continue;
-        }
+        let body: String = r.try_get("body")?;
+        let stored = StoredInstance {
+            id: r.try_get("instance_id")?,
+            workflow_id: r.try_get("workflow_id")?,
+            workflow_version: r.try_get("workflow_version")?,
+            subject_type: SUBJECT.to_string(),
+            subject_id: b.id.clone(),
+            store: Some(b.store.clone()),
+            created_at: b.created_at,
+            instance: serde_json::from_str(&body).map_err(ApiError::internal)?,
+        };
         let wf =
             workflows::compiled(&state, &s, &stored.workflow_id, stored.workflow_version).await?;
         out.push(staff_view(&s, &authz, b, &stored, &wf));

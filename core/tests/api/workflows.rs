@@ -877,6 +877,14 @@ async fn hostile_definitions_are_refused_and_nothing_is_published() {
     let resp = put(bomb).await.unwrap();
     assert_eq!(resp.status(), 422);
     assert!(started.elapsed() < Duration::from_secs(5), "refused fast");
+    // A recursive alias and a dangling reference: refused, located.
+    for body in ["a: &a [*a]\n", "id: test_drive_review\nsubject: x\nstates: [{ name: a, initial: true }]\ntransitions: [{ name: t, from: a, to: nowhere }]\n"] {
+        let resp = put(body.into()).await.unwrap();
+        assert_eq!(resp.status(), 422, "{body}");
+        let problem: Value = resp.json().await.unwrap();
+        assert_eq!(problem["code"], "workflow_invalid", "{problem}");
+        assert!(!problem["errors"].as_array().unwrap().is_empty());
+    }
     // 10 MB: refused before it is read.
     let big = format!(
         "id: test_drive_review\n# {}\n",
@@ -1011,4 +1019,174 @@ async fn a_bundle_with_a_broken_workflow_or_fleet_is_refused_whole() {
     // Nothing applied: still one bundle version and one workflow version.
     let (_, list) = server.get("/api/v1/admin/workflows", &admin).await;
     assert_eq!(list["versions"].as_array().unwrap().len(), 1, "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reschedule_moves_the_hold_and_an_overdue_review_escalates() {
+    let server = Server::demo().await;
+    let slots = free_slots(&server, "aurora", "sh01", "x9", 2).await;
+    let (_, booked) = book(&server, "aurora", "sh01", "x9", &slots[0]).await;
+    let code = booked["code"].as_str().unwrap().to_string();
+    let manager = server.login("aurora", "manager.sh01@aurora.example").await;
+    let detail = staff_booking(&server, &manager, "aurora", &code).await;
+    let instance = detail["instance_id"].as_str().unwrap().to_string();
+    let v = detail["version"].as_i64().unwrap();
+    let (status, body) = decide(
+        &server,
+        &manager,
+        &instance,
+        "reschedule",
+        json!({ "slot_start": "next tuesday" }),
+        v,
+    )
+    .await;
+    assert_problem(status, &body, 422, "workflow.invalid_input");
+    let (status, after) = decide(
+        &server,
+        &manager,
+        &instance,
+        "reschedule",
+        json!({ "slot_start": slots[1] }),
+        v,
+    )
+    .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["state"], "requested");
+    let page = buyer(&server, "aurora", &code).await;
+    assert_eq!(page["slot_start"].as_str().unwrap(), slots[1], "{page}");
+    // The old slot is free again, the new one is held.
+    let (status, other) = book(&server, "aurora", "sh01", "x9", &slots[0]).await;
+    assert_eq!(status, 201, "{other}");
+    let (status, _) = book(&server, "aurora", "sh01", "x9", &slots[1]).await;
+    assert_eq!(status, 409);
+
+    // Four hours without a review: the region manager is reminded, the booking stays put.
+    make_due(&server, "review_reminder").await;
+    let tenant = server.tenant_id("aurora").await;
+    let booking = detail["id"].as_str().unwrap().to_string();
+    let mut reminded = false;
+    for _ in 0..50 {
+        let messages = forecourt::outbox::for_subject(
+            &server.state.db,
+            &tenant,
+            "test_drive_booking",
+            &booking,
+        )
+        .await
+        .unwrap();
+        if messages.iter().any(|m| {
+            m.name == "test_drive_review_overdue"
+                && m.recipient.as_deref() == Some("role:region_manager@sh01")
+        }) {
+            reminded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reminded, "the escalation reached the outbox");
+    let detail = staff_booking(&server, &manager, "aurora", &code).await;
+    assert_eq!(detail["state"], "requested");
+    assert!(
+        detail["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "escalation" && h["timer"] == "review_reminder"),
+        "{detail}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_action_runs_the_tenant_script_into_the_outbox() {
+    let server = Server::demo().await;
+    let admin = server.login("aurora", "admin@aurora.example").await;
+    let mut files = crate::kit::demo_bundle("aurora-motors");
+    files.insert(
+        "scripts/workflow.crm_lead.rhai".into(),
+        "fn on_step(step) {\n    #{ lead_for: step.subject.model, store: step.subject.store, state: step.state }\n}\n".into(),
+    );
+    let wf = files["workflows/test_drive_review.yaml"].replace(
+        "      - emit: test_drive.approved\n",
+        "      - emit: test_drive.approved\n      - hook: workflow.crm_lead\n",
+    );
+    assert!(wf.contains("workflow.crm_lead"));
+    files.insert("workflows/test_drive_review.yaml".into(), wf);
+    let (status, applied) = server
+        .call(
+            Method::PUT,
+            "/api/v1/admin/bundle",
+            Some(&admin),
+            Some(json!({ "files": files })),
+        )
+        .await;
+    assert_eq!(status, 200, "{applied}");
+    let (_, list) = server
+        .get("/api/v1/admin/workflows/test_drive_review", &admin)
+        .await;
+    assert_eq!(
+        list["versions"][0]["version"], 2,
+        "the bundle published its changed workflow: {list}"
+    );
+
+    let slot = free_slot(&server, "aurora", "sh01", "s7").await;
+    let (_, booked) = book(&server, "aurora", "sh01", "s7", &slot).await;
+    let manager = server.login("aurora", "manager.sh01@aurora.example").await;
+    let detail = staff_booking(
+        &server,
+        &manager,
+        "aurora",
+        booked["code"].as_str().unwrap(),
+    )
+    .await;
+    let (status, _) = decide(
+        &server,
+        &manager,
+        detail["instance_id"].as_str().unwrap(),
+        "approve",
+        json!({}),
+        detail["version"].as_i64().unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let tenant = server.tenant_id("aurora").await;
+    let messages = forecourt::outbox::for_subject(
+        &server.state.db,
+        &tenant,
+        "test_drive_booking",
+        detail["id"].as_str().unwrap(),
+    )
+    .await
+    .unwrap();
+    let hook = messages
+        .iter()
+        .find(|m| m.kind == "hook")
+        .expect("hook message");
+    assert_eq!(hook.name, "workflow.crm_lead");
+    assert_eq!(
+        hook.payload,
+        json!({ "lead_for": "s7", "store": "sh01", "state": "approved" })
+    );
+
+    // A workflow naming a hook without a script is refused at publish, located.
+    let text =
+        files["workflows/test_drive_review.yaml"].replace("workflow.crm_lead", "workflow.missing");
+    let resp = server
+        .client
+        .put(format!(
+            "{}/api/v1/admin/workflows/test_drive_review",
+            server.base
+        ))
+        .bearer_auth(&admin)
+        .header("content-type", "application/yaml")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let problem: Value = resp.json().await.unwrap();
+    assert_eq!(
+        problem["errors"][0]["code"], "workflow.unknown_hook",
+        "{problem}"
+    );
+    assert!(problem["errors"][0]["line"].is_u64());
 }
