@@ -65,6 +65,11 @@ pub const ACTIONS: &[ActionDef] = &[
         description: "Read workflow instances (approvals, bookings) and their history",
     },
     ActionDef {
+        name: "event.read",
+        description:
+            "Read the business-event feed (workflow events and hook results) for integrations",
+    },
+    ActionDef {
         name: "test_drive.read",
         description: "Read test-drive bookings, including the buyer's contact details",
     },

@@ -101,6 +101,7 @@ fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState>
         .merge(crate::authz::routes::router())
         .merge(crate::audit::router())
         .merge(crate::workflows::routes::router())
+        .merge(crate::outbox::routes::router())
         .merge(crate::test_drives::routes::router())
         .merge(crate::bundles::routes::router().layer(DefaultBodyLimit::max(bundle_limit)))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -88,6 +88,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         Access::Action("task.read"),
     ),
     ("GET", "/api/v1/tasks", Access::Action("task.read")),
+    ("GET", "/api/v1/events", Access::Action("event.read")),
     ("GET", "/api/v1/public/stores", Access::Public),
     ("POST", "/api/v1/public/finance/plan", Access::Public),
     ("GET", "/api/v1/public/models", Access::Public),

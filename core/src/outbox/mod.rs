@@ -92,6 +92,25 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// Marks a message written in this transaction as dead at once (a hook whose script failed),
+/// with the reason.
+pub async fn fail(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'dead', last_error = $1 WHERE tenant_id = $2 AND id = $3",
+    )
+    .bind(reason)
+    .bind(tenant_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// A stored message as the relay and the inbox views see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutboxEntry {
@@ -106,6 +125,8 @@ pub struct OutboxEntry {
     /// `pending`, `delivered` or `dead`.
     pub status: String,
     pub attempts: i64,
+    /// Why the last delivery (or the hook's script) failed.
+    pub last_error: Option<String>,
     pub created_at: i64,
     pub delivered_at: Option<i64>,
 }
@@ -122,13 +143,14 @@ fn entry(row: &sqlx::any::AnyRow) -> Result<OutboxEntry, sqlx::Error> {
         payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
         status: row.try_get("status")?,
         attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
         created_at: row.try_get("created_at")?,
         delivered_at: row.try_get("delivered_at")?,
     })
 }
 
 const COLUMNS: &str = "id, kind, name, recipient, subject_type, subject_id, payload, status, \
-                       attempts, created_at, delivered_at";
+                       attempts, last_error, created_at, delivered_at";
 
 /// Every message about one record, oldest first (a booking's messages to its buyer …).
 pub async fn for_subject(
@@ -151,6 +173,28 @@ pub async fn for_subject(
     rows.iter().map(entry).collect()
 }
 
+/// Business events and hook results after the cursor `after` (an event id; empty = from the
+/// start), oldest first: the integrators' pull feed.
+pub async fn events_after(
+    db: &Db,
+    tenant_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<OutboxEntry>, sqlx::Error> {
+    let mut tx = db.tenant_tx(tenant_id).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 AND kind IN ('event', 'hook') \
+         AND id > $2 ORDER BY id LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.iter().map(entry).collect()
+}
+
 /// The result of one delivery attempt: `Err` carries a reason for the retry log (never personal
 /// data).
 pub type Delivery = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -161,8 +205,9 @@ pub trait Deliver: Send + Sync {
     fn deliver(&self, tenant_id: &str, message: &OutboxEntry) -> Delivery;
 }
 
-/// The built-in adapter: the message is kept as the recipient's inbox entry (shown on the
-/// buyer's booking page) and logged by kind, name and recipient kind only.
+/// The built-in adapter: a notification is kept as the recipient's inbox entry (shown on the
+/// buyer's booking page), an event or hook result stays in the integrators' feed
+/// (`GET /api/v1/events`); each is logged by kind, name and recipient kind only.
 pub struct LocalInbox;
 
 impl Deliver for LocalInbox {
@@ -178,7 +223,7 @@ impl Deliver for LocalInbox {
             kind = %message.kind,
             name = %message.name,
             recipient = %recipient_kind,
-            "outbox message delivered to the local inbox"
+            "outbox message delivered locally"
         );
         Box::pin(async { Ok(()) })
     }
@@ -302,5 +347,65 @@ mod tests {
         assert_eq!(backoff_ms(1), 2000);
         assert_eq!(backoff_ms(3), 8000);
         assert_eq!(backoff_ms(30), 600_000);
+    }
+}
+
+/// `GET /api/v1/events`: the feed of business events for integrators.
+pub mod routes {
+    use axum::extract::{Query, State};
+    use axum::Json;
+    use serde::{Deserialize, Serialize};
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+
+    use super::OutboxEntry;
+    use crate::authz::Resource;
+    use crate::http::error::ApiResult;
+    use crate::http::extract::Authz;
+    use crate::state::AppState;
+
+    pub fn router() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new().routes(routes!(list_events))
+    }
+
+    #[derive(Debug, Deserialize, utoipa::IntoParams)]
+    #[serde(deny_unknown_fields)]
+    pub struct EventQuery {
+        /// The last event id the caller has seen (its `next` cursor); omit to start at the
+        /// beginning.
+        #[serde(default)]
+        pub after: Option<String>,
+        /// At most this many (1–500, default 100).
+        #[serde(default)]
+        pub limit: Option<i64>,
+    }
+
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct EventPage {
+        pub events: Vec<OutboxEntry>,
+        /// Pass as `after` for the next page; `null` when this page is empty.
+        pub next: Option<String>,
+    }
+
+    #[utoipa::path(get, path = "/api/v1/events", tag = "workflows", security(("bearer" = [])),
+        description = "Business events (`test_drive.approved` …) and workflow hook results, oldest first, for integrators to pull with a cursor.",
+        params(EventQuery),
+        responses((status = 200, body = EventPage), (status = 403, body = crate::http::error::Problem)))]
+    async fn list_events(
+        State(state): State<AppState>,
+        authz: Authz,
+        Query(q): Query<EventQuery>,
+    ) -> ApiResult<Json<EventPage>> {
+        authz.check(&Resource::Tenant)?;
+        let limit = q.limit.unwrap_or(100).clamp(1, 500);
+        let events = super::events_after(
+            &state.db,
+            &authz.actor.tenant.tenant.id,
+            q.after.as_deref().unwrap_or(""),
+            limit,
+        )
+        .await?;
+        let next = events.last().map(|e| e.id.clone());
+        Ok(Json(EventPage { events, next }))
     }
 }

@@ -905,9 +905,15 @@ async fn persist_outcome(
                     .await?;
                 }
             }
-            engine::Effect::CallHook { hook, .. } => {
-                let result = run_hook(state, snapshot, hook, stored, outcome).await?;
-                outbox::enqueue(
+            engine::Effect::CallHook { hook, data } => {
+                // A hook is a consequence, not a condition (guards are): when its script fails,
+                // the step still happens and the failure is kept as a dead hook message.
+                let result = run_hook(state, snapshot, hook, stored, outcome).await;
+                let payload = match &result {
+                    Ok(value) => value.clone(),
+                    Err(_) => data.clone(),
+                };
+                let id = outbox::enqueue(
                     tx,
                     tenant_id,
                     &Message {
@@ -915,11 +921,19 @@ async fn persist_outcome(
                         name: hook.clone(),
                         recipient: None,
                         subject: subject.clone(),
-                        payload: result,
+                        payload,
                     },
                     now,
                 )
                 .await?;
+                if let Err(e) = result {
+                    let reason = match e {
+                        ApiError::Unavailable(reason) => reason,
+                        other => other.to_string(),
+                    };
+                    tracing::warn!(tenant = %tenant_id, hook = %hook, reason = %reason, "workflow hook failed");
+                    outbox::fail(tx, tenant_id, &id, &reason).await?;
+                }
             }
             engine::Effect::Ended { .. } => {
                 crate::test_drives::on_ended(tx, tenant_id, stored).await?;

@@ -50,13 +50,43 @@ pub async fn run_due(state: &AppState, node: &str) -> Result<usize, ApiError> {
         match fire(state, node, &tenant_id, &instance_id, &timer, epoch).await {
             Ok(Fired::Applied) => applied += 1,
             Ok(_) => {}
-            Err(e) => tracing::warn!(
-                tenant = %tenant_id, instance = %instance_id, timer = %timer,
-                error = %e, "timer could not be applied; it stays due and is retried"
-            ),
+            Err(e) => {
+                tracing::warn!(
+                    tenant = %tenant_id, instance = %instance_id, timer = %timer,
+                    error = %e, "timer could not be applied; retried in a minute"
+                );
+                postpone(state, &tenant_id, &instance_id, &timer, epoch).await;
+            }
         }
     }
     Ok(applied)
+}
+
+/// How long a timer whose application failed (a hook script erring, the database busy) waits
+/// before the next attempt.
+pub const RETRY_MS: i64 = 60_000;
+
+/// Moves a failed timer's due time on, so one broken timer is not retried on every pass.
+async fn postpone(state: &AppState, tenant_id: &str, instance_id: &str, timer: &str, epoch: i64) {
+    let result = async {
+        let mut tx = state.db.tenant_tx(tenant_id).await?;
+        sqlx::query(
+            "UPDATE workflow_timers SET due_at = $1 WHERE tenant_id = $2 AND instance_id = $3 \
+             AND timer = $4 AND epoch = $5 AND status = 'pending'",
+        )
+        .bind(now_ms() + RETRY_MS)
+        .bind(tenant_id)
+        .bind(instance_id)
+        .bind(timer)
+        .bind(epoch)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(tenant = %tenant_id, error = %e, "could not postpone a failed timer");
+    }
 }
 
 /// Claims and applies one timer in a single transaction.
@@ -73,6 +103,19 @@ pub async fn fire(
     };
     let now = now_ms();
     let mut tx = state.db.tenant_tx(tenant_id).await?;
+    // Lock order: the instance first, then its timer (as commands do: they lock the instance,
+    // then cancel its timers), so a timer and a command on one instance never deadlock.
+    let exists = sqlx::query(
+        "UPDATE workflow_instances SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(instance_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if exists != 1 {
+        return Ok(Fired::Lost);
+    }
     let claimed = sqlx::query(
         "UPDATE workflow_timers SET status = 'fired', fired_by = $1, fired_at = $2 \
          WHERE tenant_id = $3 AND instance_id = $4 AND timer = $5 AND epoch = $6 AND status = 'pending'",

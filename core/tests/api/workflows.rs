@@ -1105,9 +1105,13 @@ async fn a_hook_action_runs_the_tenant_script_into_the_outbox() {
         "scripts/workflow.crm_lead.rhai".into(),
         "fn on_step(step) {\n    #{ lead_for: step.subject.model, store: step.subject.store, state: step.state }\n}\n".into(),
     );
+    files.insert(
+        "scripts/workflow.crm_down.rhai".into(),
+        "fn on_step(step) {\n    throw \"CRM unreachable\";\n}\n".into(),
+    );
     let wf = files["workflows/test_drive_review.yaml"].replace(
         "      - emit: test_drive.approved\n",
-        "      - emit: test_drive.approved\n      - hook: workflow.crm_lead\n",
+        "      - emit: test_drive.approved\n      - hook: workflow.crm_lead\n      - hook: workflow.crm_down\n",
     );
     assert!(wf.contains("workflow.crm_lead"));
     files.insert("workflows/test_drive_review.yaml".into(), wf);
@@ -1166,6 +1170,50 @@ async fn a_hook_action_runs_the_tenant_script_into_the_outbox() {
         hook.payload,
         json!({ "lead_for": "s7", "store": "sh01", "state": "approved" })
     );
+    // A failing hook does not stop the step: its message is dead, with the reason.
+    let down = messages
+        .iter()
+        .find(|m| m.name == "workflow.crm_down")
+        .expect("failed hook kept");
+    assert_eq!(down.status, "dead");
+    assert!(
+        down.last_error
+            .as_deref()
+            .unwrap()
+            .contains("CRM unreachable"),
+        "{down:?}"
+    );
+    // Integrators pull events and hook results from the feed, page by page.
+    let integrator = server.login("aurora", "integrator@aurora.example").await;
+    let (status, page) = server.get("/api/v1/events?limit=2", &integrator).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["events"].as_array().unwrap().len(), 2);
+    assert_eq!(page["events"][0]["name"], "test_drive.requested");
+    let next = page["next"].as_str().unwrap().to_string();
+    let (_, rest) = server
+        .get(
+            &format!("/api/v1/events?after={next}&limit=500"),
+            &integrator,
+        )
+        .await;
+    let names: Vec<&str> = rest["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"workflow.crm_lead"), "{rest}");
+    assert!(
+        rest["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] != "notify"),
+        "notifications are not events: {rest}"
+    );
+    let sales = server.login("aurora", "sales.sh01@aurora.example").await;
+    let (status, body) = server.get("/api/v1/events", &sales).await;
+    assert_problem(status, &body, 403, "forbidden");
 
     // A workflow naming a hook without a script is refused at publish, located.
     let text =
