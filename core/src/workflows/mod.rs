@@ -81,18 +81,21 @@ pub async fn validate(
     })
 }
 
-/// Script hooks the tenant's active bundle provides (`scripts/<hook>.rhai`).
+/// Script names a bundle provides (`scripts/<name>.rhai` → `<name>`).
+fn script_names(files: &std::collections::BTreeMap<String, String>) -> BTreeSet<String> {
+    files
+        .keys()
+        .filter_map(|p| p.strip_prefix("scripts/")?.strip_suffix(".rhai"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Script hooks the tenant's active bundle provides.
 fn hook_names(snapshot: &Snapshot) -> BTreeSet<String> {
     snapshot
         .bundle
         .as_ref()
-        .map(|b| {
-            b.files()
-                .keys()
-                .filter_map(|p| p.strip_prefix("scripts/")?.strip_suffix(".rhai"))
-                .map(str::to_string)
-                .collect()
-        })
+        .map(|b| script_names(b.files()))
         .unwrap_or_default()
 }
 
@@ -103,22 +106,19 @@ fn check_hooks(
     text: &str,
     hooks: &BTreeSet<String>,
 ) -> Result<(), forecourt_tenant_config::Report> {
-    let doc = forecourt_tenant_config::Document::parse(file, text);
     let mut problems = Vec::new();
     for (pointer, hook) in wf.hook_actions() {
         if !hook.starts_with("workflow.") {
-            problems.push(doc.error(
-                "workflow.unknown_hook",
-                &pointer,
+            problems.push((
+                pointer,
                 format!(
                     "`{hook}` is not a workflow action: workflow hooks are named \
                      `workflow.<name>` and live in the bundle's `scripts/workflow.<name>.rhai`"
                 ),
             ));
         } else if !hooks.contains(&hook) {
-            problems.push(doc.error(
-                "workflow.unknown_hook",
-                &pointer,
+            problems.push((
+                pointer,
                 format!(
                     "hook `{hook}` has no script: the tenant bundle needs `scripts/{hook}.rhai` \
                      (defining `on_step(step)`) before a workflow can call it"
@@ -127,10 +127,15 @@ fn check_hooks(
         }
     }
     if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(doc.into_report(problems))
+        return Ok(());
     }
+    // Only now is the text parsed again, to locate what is wrong.
+    let doc = forecourt_tenant_config::Document::parse(file, text);
+    let located = problems
+        .into_iter()
+        .map(|(pointer, message)| doc.error("workflow.unknown_hook", &pointer, message))
+        .collect();
+    Err(doc.into_report(located))
 }
 
 /// One published version as listed.
@@ -315,12 +320,7 @@ pub fn bundle_workflows(
     bundle: &forecourt_tenant_config::Bundle,
 ) -> Result<Vec<BundleWorkflow>, Vec<forecourt_tenant_config::Diagnostic>> {
     let ctx = engine::Context::with_roles(bundle.tenant().roles.iter().map(|r| r.code.clone()));
-    let hooks: BTreeSet<String> = bundle
-        .files()
-        .keys()
-        .filter_map(|p| p.strip_prefix("scripts/")?.strip_suffix(".rhai"))
-        .map(str::to_string)
-        .collect();
+    let hooks = script_names(bundle.files());
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (path, text) in bundle.files() {
@@ -432,7 +432,7 @@ pub async fn list_versions(
         .collect::<Result<_, _>>()?)
 }
 
-async fn version_info(
+pub(crate) async fn version_info(
     state: &AppState,
     tenant_id: &str,
     workflow_id: &str,
@@ -1225,7 +1225,7 @@ pub async fn migrate(
     for s in &instances {
         let new_state = states.get(&s.instance.state).unwrap_or(&s.instance.state);
         if !target.has_state(new_state) {
-            problems.push(FieldProblem(format!(
+            problems.push(format!(
                 "instance {} is in state `{}`, which version {to} does not have{}",
                 s.id,
                 s.instance.state,
@@ -1234,20 +1234,13 @@ pub async fn migrate(
                 } else {
                     "; map it with `states`".into()
                 }
-            )));
+            ));
         }
     }
     if !problems.is_empty() {
         return Err(ApiError::Conflict {
             code: "migration_refused",
-            detail: format!(
-                "nothing was migrated: {}",
-                problems
-                    .iter()
-                    .map(|p| p.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
+            detail: format!("nothing was migrated: {}", problems.join("; ")),
         });
     }
     let actor = Acting {
@@ -1290,5 +1283,3 @@ pub async fn migrate(
     tx.commit().await?;
     Ok(moved)
 }
-
-struct FieldProblem(String);

@@ -171,11 +171,7 @@ async fn version_detail(
 ) -> ApiResult<Json<VersionDetail>> {
     authz.check(&Resource::Tenant)?;
     let s = authz.actor.tenant.clone();
-    let versions = super::list_versions(&state, &s.tenant.id, Some(&id)).await?;
-    let info = versions
-        .into_iter()
-        .find(|v| v.version == version)
-        .ok_or_else(|| ApiError::NotFound(format!("version {version} of workflow `{id}`")))?;
+    let info = super::version_info(&state, &s.tenant.id, &id, version).await?;
     let source = super::source_of(&state, &s.tenant.id, &id, version).await?;
     let wf = super::compiled(&state, &s, &id, version).await?;
     Ok(Json(VersionDetail {
@@ -323,13 +319,14 @@ async fn instance_detail(
     Path(InstanceParam { id }): Path<InstanceParam>,
 ) -> ApiResult<Json<InstanceView>> {
     let s = authz.actor.tenant.clone();
-    let store = instance_store(&state, &s.tenant.id, &id).await?;
+    // One read of the instance; the answer is withheld unless its store is in reach.
+    let view = view(&state, &s, &authz, &id).await?;
     authz.check(&Resource::Record {
         kind: "workflow_instance",
         id: id.clone(),
-        unit: store,
+        unit: view.store.clone(),
     })?;
-    Ok(Json(view(&state, &s, &authz, &id).await?))
+    Ok(Json(view))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflow-instances/{id}/commands", tag = "workflows", security(("bearer" = [])),
