@@ -126,6 +126,26 @@ async fn decide(
         .await
 }
 
+/// Publishes a YAML definition of `test_drive_review` through the API as `token`.
+async fn publish_yaml(
+    server: &Server,
+    token: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    server
+        .client
+        .put(format!(
+            "{}/api/v1/admin/workflows/test_drive_review",
+            server.base
+        ))
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Makes the named pending timers of every instance due now (the test's stand-in for waiting).
 async fn make_due(server: &Server, timer: &str) {
     sqlx_due(&server.state.db, timer).await;
@@ -633,18 +653,7 @@ async fn an_uploaded_two_step_review_drives_a_booking_through_both_steps() {
     assert_problem(status, &body, 409, "workflow_missing");
 
     let integrator = server.login("shudao", "integrator@shudao.example").await;
-    let resp = server
-        .client
-        .put(format!(
-            "{}/api/v1/admin/workflows/test_drive_review",
-            server.base
-        ))
-        .bearer_auth(&integrator)
-        .header("content-type", "application/yaml")
-        .body(shudao_workflow())
-        .send()
-        .await
-        .unwrap();
+    let resp = publish_yaml(&server, &integrator, shudao_workflow()).await;
     assert_eq!(resp.status(), 201);
     let published: Value = resp.json().await.unwrap();
     assert_eq!(published["version"]["version"], 1);
@@ -734,18 +743,7 @@ async fn instances_keep_their_version_until_migrated() {
     let (_, old) = book(&server, "aurora", "sh01", "s7", &slots[0]).await;
     let old_code = old["code"].as_str().unwrap().to_string();
 
-    let resp = server
-        .client
-        .put(format!(
-            "{}/api/v1/admin/workflows/test_drive_review",
-            server.base
-        ))
-        .bearer_auth(&admin)
-        .header("content-type", "application/yaml")
-        .body(aurora_two_step())
-        .send()
-        .await
-        .unwrap();
+    let resp = publish_yaml(&server, &admin, aurora_two_step()).await;
     assert_eq!(resp.status(), 201);
     let (_, new) = book(&server, "aurora", "sh01", "s7", &slots[1]).await;
     let new_code = new["code"].as_str().unwrap().to_string();
@@ -818,21 +816,10 @@ async fn instances_keep_their_version_until_migrated() {
 async fn hostile_definitions_are_refused_and_nothing_is_published() {
     let server = Server::demo().await;
     let admin = server.login("aurora", "admin@aurora.example").await;
-    let put = |body: String| {
-        server
-            .client
-            .put(format!(
-                "{}/api/v1/admin/workflows/test_drive_review",
-                server.base
-            ))
-            .bearer_auth(&admin)
-            .header("content-type", "application/yaml")
-            .body(body)
-            .send()
-    };
+    let put = |body: String| publish_yaml(&server, &admin, body);
     // Every error located.
     let broken = "id: test_drive_review\nsubject: test_drive_booking\nstates:\n  - name: requested\n    initial: true\n  - name: approved\n  - name: lost\ntransitions:\n  - name: approve\n    from: requested\n    to: approved\n    who: [{ role: chief_wizard, scope: same_store }]\n    guard: \"subject.store ==\"\n";
-    let resp = put(broken.into()).await.unwrap();
+    let resp = put(broken.into()).await;
     assert_eq!(resp.status(), 422);
     let problem: Value = resp.json().await.unwrap();
     assert_eq!(problem["code"], "workflow_invalid");
@@ -874,12 +861,12 @@ async fn hostile_definitions_are_refused_and_nothing_is_published() {
         ));
     }
     let started = std::time::Instant::now();
-    let resp = put(bomb).await.unwrap();
+    let resp = put(bomb).await;
     assert_eq!(resp.status(), 422);
     assert!(started.elapsed() < Duration::from_secs(5), "refused fast");
     // A recursive alias and a dangling reference: refused, located.
     for body in ["a: &a [*a]\n", "id: test_drive_review\nsubject: x\nstates: [{ name: a, initial: true }]\ntransitions: [{ name: t, from: a, to: nowhere }]\n"] {
-        let resp = put(body.into()).await.unwrap();
+        let resp = put(body.into()).await;
         assert_eq!(resp.status(), 422, "{body}");
         let problem: Value = resp.json().await.unwrap();
         assert_eq!(problem["code"], "workflow_invalid", "{problem}");
@@ -906,7 +893,7 @@ async fn hostile_definitions_are_refused_and_nothing_is_published() {
         examples_dir().join("aurora-motors/bundle/workflows/test_drive_review.yaml"),
     )
     .unwrap();
-    let resp = put(format!("version: 7\n{text}")).await.unwrap();
+    let resp = put(format!("version: 7\n{text}")).await;
     assert_eq!(resp.status(), 409);
     // Nothing was published by any of these.
     let (_, list) = server
@@ -925,7 +912,7 @@ async fn hostile_definitions_are_refused_and_nothing_is_published() {
         looping, text,
         "the demo's approve transition is where the guard goes"
     );
-    let resp = put(looping).await.unwrap();
+    let resp = put(looping).await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let slot = free_slot(&server, "aurora", "sh01", "x9").await;
     let (_, booked) = book(&server, "aurora", "sh01", "x9", &slot).await;
@@ -1218,18 +1205,7 @@ async fn a_hook_action_runs_the_tenant_script_into_the_outbox() {
     // A workflow naming a hook without a script is refused at publish, located.
     let text =
         files["workflows/test_drive_review.yaml"].replace("workflow.crm_lead", "workflow.missing");
-    let resp = server
-        .client
-        .put(format!(
-            "{}/api/v1/admin/workflows/test_drive_review",
-            server.base
-        ))
-        .bearer_auth(&admin)
-        .header("content-type", "application/yaml")
-        .body(text)
-        .send()
-        .await
-        .unwrap();
+    let resp = publish_yaml(&server, &admin, text).await;
     assert_eq!(resp.status(), 422);
     let problem: Value = resp.json().await.unwrap();
     assert_eq!(
