@@ -1,0 +1,124 @@
+//! The block library: every block type's props JSON Schema, tera template, view model (which
+//! is also its JSON twin) and editor metadata.
+//! CONTRACT — the trait and context below are fixed; the framework helper writes `Library`,
+//! the blocks helper writes one file per block type in this folder.
+
+pub mod section;
+pub mod hero;
+pub mod model_grid;
+pub mod model_header;
+pub mod configurator;
+pub mod comparison_table;
+pub mod finance_calculator;
+pub mod all_in_cost;
+pub mod test_drive_form;
+pub mod store_locator;
+pub mod promotion_countdown;
+pub mod rich_text;
+pub mod image_gallery;
+pub mod video;
+pub mod faq;
+pub mod lead_form;
+pub mod recommended_models;
+pub mod quote_summary;
+pub mod template;
+
+use serde_json::Value;
+
+use crate::site::{RenderRequest, Services, Site, Visit};
+
+/// What a block's view model is computed from.
+pub struct BlockCtx<'a> {
+    pub site: &'a Site,
+    pub req: &'a RenderRequest<'a>,
+    /// The visitor; `Some` only when a per-request block is filled for one request, and for
+    /// the JSON twin.
+    pub visit: Option<&'a Visit>,
+    pub services: &'a dyn Services,
+    /// The block's id in the page.
+    pub block_id: &'a str,
+}
+
+/// One block type.
+pub trait BlockKind: Send + Sync {
+    /// Type name used in page documents (`hero`, `model_grid` …).
+    fn name(&self) -> &'static str;
+    /// Palette label: (en, zh-CN).
+    fn label(&self) -> (&'static str, &'static str);
+    /// Palette icon: one emoji.
+    fn icon(&self) -> &'static str;
+    /// Palette group: `layout`, `catalog`, `finance`, `engagement`, `content`.
+    fn category(&self) -> &'static str;
+    /// May hold child blocks.
+    fn container(&self) -> bool {
+        false
+    }
+    /// Depends on the visitor (query, cookie, records): filled per request, never cached.
+    fn per_request(&self) -> bool {
+        false
+    }
+    /// Props JSON Schema (draft 2020-12), `additionalProperties: false`. Every property has
+    /// `title`, `description` and `x-editor: {widget, label: {en, zh-CN}}`; widgets: `text`,
+    /// `textarea`, `richtext`, `number`, `money`, `select` (with `enum`), `checkbox`, `model`,
+    /// `models`, `store`, `image`, `url`, `datetime`, `list` (array of objects; `items` is
+    /// itself a schema whose properties carry `x-editor`).
+    fn schema(&self) -> Value;
+    /// Valid props a newly dropped block starts with.
+    fn defaults(&self) -> Value;
+    /// Tera template, registered as `blocks/<name>.html` (escaping on). Its context:
+    /// `b` (the view model), `block` (`{id, type}`), `base` (link prefix), `locale`,
+    /// `children_html` (containers only; already rendered, output with `| safe`).
+    fn template(&self) -> &'static str;
+    /// Meaning checks beyond the schema, given the tenant's facts: `(pointer inside props,
+    /// message)`, e.g. an unknown model code.
+    fn check(&self, props: &Value, site: &Site) -> Vec<(String, String)> {
+        let _ = (props, site);
+        Vec::new()
+    }
+    /// The view model, which is also the block's `data` in the JSON twin. Never fails: missing
+    /// facts give an empty state the template shows politely. Display strings (formatted money,
+    /// labels in `ctx.req.locale`) are computed here, next to the raw values.
+    fn data(&self, props: &Value, ctx: &BlockCtx<'_>) -> Value;
+}
+
+/// Every built-in block type, in palette order.
+pub fn builtin() -> Vec<Box<dyn BlockKind>> {
+    vec![
+        Box::new(section::Section),
+        Box::new(hero::Hero),
+        Box::new(model_grid::ModelGrid),
+        Box::new(model_header::ModelHeader),
+        Box::new(configurator::Configurator),
+        Box::new(comparison_table::ComparisonTable),
+        Box::new(finance_calculator::FinanceCalculator),
+        Box::new(all_in_cost::AllInCost),
+        Box::new(test_drive_form::TestDriveForm),
+        Box::new(store_locator::StoreLocator),
+        Box::new(promotion_countdown::PromotionCountdown),
+        Box::new(rich_text::RichText),
+        Box::new(image_gallery::ImageGallery),
+        Box::new(video::Video),
+        Box::new(faq::Faq),
+        Box::new(lead_form::LeadForm),
+        Box::new(recommended_models::RecommendedModels),
+        Box::new(quote_summary::QuoteSummary),
+        Box::new(template::TenantTemplate),
+    ]
+}
+
+/// Every block type the builder offers. FRAMEWORK HELPER: implement.
+pub struct Library {
+    _p: (),
+}
+
+impl Library {
+    /// The palette as the builder UI reads it: one entry per block type, in palette order:
+    /// `{type, label: {en, zh-CN}, icon, category, container, per_request, schema, defaults}`.
+    pub fn describe(&self) -> Value {
+        todo!()
+    }
+    /// Block type names.
+    pub fn names(&self) -> Vec<&'static str> {
+        todo!()
+    }
+}

@@ -1,0 +1,34 @@
+//! `rich_text` block. STUB — to be written.
+
+use serde_json::{json, Value};
+
+use super::{BlockCtx, BlockKind};
+
+pub struct RichText;
+
+impl BlockKind for RichText {
+    fn name(&self) -> &'static str {
+        "rich_text"
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("rich_text", "rich_text")
+    }
+    fn icon(&self) -> &'static str {
+        "▫"
+    }
+    fn category(&self) -> &'static str {
+        "content"
+    }
+    fn schema(&self) -> Value {
+        json!({"type": "object", "additionalProperties": false, "properties": {}})
+    }
+    fn defaults(&self) -> Value {
+        json!({})
+    }
+    fn template(&self) -> &'static str {
+        ""
+    }
+    fn data(&self, _props: &Value, _ctx: &BlockCtx<'_>) -> Value {
+        json!({})
+    }
+}

@@ -1,0 +1,34 @@
+//! `template` block. STUB — to be written.
+
+use serde_json::{json, Value};
+
+use super::{BlockCtx, BlockKind};
+
+pub struct TenantTemplate;
+
+impl BlockKind for TenantTemplate {
+    fn name(&self) -> &'static str {
+        "template"
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("template", "template")
+    }
+    fn icon(&self) -> &'static str {
+        "▫"
+    }
+    fn category(&self) -> &'static str {
+        "content"
+    }
+    fn schema(&self) -> Value {
+        json!({"type": "object", "additionalProperties": false, "properties": {}})
+    }
+    fn defaults(&self) -> Value {
+        json!({})
+    }
+    fn template(&self) -> &'static str {
+        ""
+    }
+    fn data(&self, _props: &Value, _ctx: &BlockCtx<'_>) -> Value {
+        json!({})
+    }
+}

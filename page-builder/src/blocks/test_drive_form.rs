@@ -1,0 +1,34 @@
+//! `test_drive_form` block. STUB — to be written.
+
+use serde_json::{json, Value};
+
+use super::{BlockCtx, BlockKind};
+
+pub struct TestDriveForm;
+
+impl BlockKind for TestDriveForm {
+    fn name(&self) -> &'static str {
+        "test_drive_form"
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("test_drive_form", "test_drive_form")
+    }
+    fn icon(&self) -> &'static str {
+        "▫"
+    }
+    fn category(&self) -> &'static str {
+        "engagement"
+    }
+    fn schema(&self) -> Value {
+        json!({"type": "object", "additionalProperties": false, "properties": {}})
+    }
+    fn defaults(&self) -> Value {
+        json!({})
+    }
+    fn template(&self) -> &'static str {
+        ""
+    }
+    fn data(&self, _props: &Value, _ctx: &BlockCtx<'_>) -> Value {
+        json!({})
+    }
+}

@@ -1,0 +1,1 @@
+//! CONTRACT STUB — the helper implements it.
