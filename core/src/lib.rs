@@ -28,6 +28,7 @@ pub mod demo;
 pub mod finance;
 pub mod http;
 pub mod outbox;
+pub mod pages;
 pub mod quotes;
 pub mod state;
 pub mod store;

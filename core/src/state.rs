@@ -57,6 +57,8 @@ pub struct Inner {
     pub scripts: forecourt_plugins::ScriptRuntime,
     /// Compiled workflow versions (immutable, cached by tenant, id and version).
     pub workflows: crate::workflows::WorkflowCache,
+    /// The block library, every tenant's live pages and rendered pages.
+    pub pages: crate::pages::PageCache,
 }
 
 /// Cheap to clone; shared by every request.
@@ -81,6 +83,7 @@ impl AppState {
             throttle: LoginThrottle::new(),
             scripts: forecourt_plugins::ScriptRuntime::default(),
             workflows: crate::workflows::WorkflowCache::default(),
+            pages: crate::pages::PageCache::default(),
         }))
     }
 }

@@ -73,6 +73,14 @@ pub const ACTIONS: &[ActionDef] = &[
         name: "test_drive.read",
         description: "Read test-drive bookings, including the buyer's contact details",
     },
+    ActionDef {
+        name: "page.edit",
+        description: "Open the page builder: read storefront pages, save drafts and preview them",
+    },
+    ActionDef {
+        name: "page.publish",
+        description: "Publish storefront pages and roll them back to an earlier version",
+    },
 ];
 
 /// Looks an action up by exact name.

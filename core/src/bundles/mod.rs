@@ -58,6 +58,9 @@ pub struct Validated {
     /// The workflow definitions of `workflows/*.yaml`, validated against this bundle's roles
     /// and scripts; published with the bundle when they differ from the latest version.
     pub workflows: Vec<crate::workflows::BundleWorkflow>,
+    /// The storefront pages of `pages/*.json`, validated against this bundle's catalog;
+    /// published with the bundle when they differ from every earlier version.
+    pub pages: Vec<crate::pages::BundlePage>,
 }
 
 /// Validates `source` for `tenant` without writing anything.
@@ -106,6 +109,14 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validat
             Vec::new()
         }
     };
+    let site = crate::pages::site::build(&bundle.tenant().tenant.slug, Some(&bundle));
+    let pages = match crate::pages::bundle_pages(crate::pages::renderer(), &site, &bundle) {
+        Ok(p) => p,
+        Err(mut found) => {
+            problems.append(&mut found);
+            Vec::new()
+        }
+    };
     let catalog = match CompiledCatalog::compile(&bundle) {
         Ok(c) => Some(c),
         Err(mut unbuildable) => {
@@ -119,6 +130,7 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validat
             policies,
             catalog,
             workflows,
+            pages,
         }),
         _ => Err(ApiError::InvalidBundle {
             diagnostics: problems,
@@ -281,6 +293,7 @@ pub async fn apply(
         policies,
         catalog,
         workflows,
+        pages,
     } = validate_for(tenant, source)?;
     let db = &state.db;
     let mut tx = db.tenant_tx(&tenant.id).await?;
@@ -360,9 +373,12 @@ pub async fn apply(
         .bind(&tenant.id)
         .execute(&mut *tx)
         .await?;
-    tenancy::record_publish(&mut tx, &tenant.id, next).await?;
+    tenancy::record_publish(&mut tx, &tenant.id, tenancy::Published::Bundle, next).await?;
     for w in &workflows {
         crate::workflows::publish_in(&mut tx, &tenant.id, w, actor).await?;
+    }
+    for p in &pages {
+        crate::pages::publish_in(&mut tx, &tenant.id, p, actor).await?;
     }
     audit::record_in(
         &mut tx,
@@ -386,6 +402,9 @@ pub async fn apply(
         Arc::new(policies),
         catalog,
     )));
+    if !pages.is_empty() {
+        state.pages.invalidate(&tenant.id);
+    }
     tracing::info!(tenant = %tenant.slug, version = next, %hash, "bundle published");
     Ok(ApplyOutcome {
         tenant: tenant.slug.clone(),

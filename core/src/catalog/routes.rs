@@ -318,7 +318,15 @@ async fn get_configuration(
     tenant: PublicTenant,
     Path(CodeParam { code }): Path<CodeParam>,
 ) -> ApiResult<Json<SavedConfiguration>> {
-    let s = &tenant.0;
+    Ok(Json(load_configuration(&state, &tenant.0, code).await?))
+}
+
+/// A saved configuration of `s`'s tenant by its share code.
+pub(crate) async fn load_configuration(
+    state: &AppState,
+    s: &Snapshot,
+    code: String,
+) -> ApiResult<SavedConfiguration> {
     let not_found = || ApiError::NotFound(format!("saved configuration `{code}`"));
     if code.len() != 12 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(not_found());
@@ -336,7 +344,7 @@ async fn get_configuration(
     tx.commit().await?;
     let selections: String = row.try_get("selections")?;
     let resolved: String = row.try_get("resolved")?;
-    Ok(Json(SavedConfiguration {
+    Ok(SavedConfiguration {
         share_path: format!("/t/{}/api/v1/public/configurations/{code}", s.tenant.slug),
         code,
         model: row.try_get("model_code")?,
@@ -348,7 +356,7 @@ async fn get_configuration(
         config_version: row.try_get("config_version")?,
         created_at: rfc3339(row.try_get("created_at")?),
         resolved: serde_json::from_str(&resolved).map_err(ApiError::internal)?,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// A workflow definition failed validation; nothing was published.
     #[error("invalid workflow definition")]
     InvalidWorkflow { diagnostics: Vec<Diagnostic> },
+    /// A page document failed validation; nothing was saved.
+    #[error("invalid page document")]
+    InvalidPage { diagnostics: Vec<Diagnostic> },
     /// A request an extractor or layer refused (malformed path or query parameter …), with the
     /// status it chose.
     #[error("rejected")]
@@ -106,7 +109,8 @@ impl ApiError {
             } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Invalid { .. }
             | ApiError::InvalidBundle { .. }
-            | ApiError::InvalidWorkflow { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::InvalidWorkflow { .. }
+            | ApiError::InvalidPage { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Rejected { status, .. } => *status,
             ApiError::WorkflowRefused { status, .. } => *status,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -126,6 +130,7 @@ impl ApiError {
             ApiError::Invalid { code, .. } => code,
             ApiError::InvalidBundle { .. } => "bundle_invalid",
             ApiError::InvalidWorkflow { .. } => "workflow_invalid",
+            ApiError::InvalidPage { .. } => "page_invalid",
             ApiError::Rejected { .. } => "invalid_request",
             ApiError::WorkflowRefused { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
@@ -146,6 +151,7 @@ impl ApiError {
             ApiError::InvalidWorkflow { .. } => {
                 "The workflow definition is not valid; nothing was published"
             }
+            ApiError::InvalidPage { .. } => "The page is not valid; nothing was saved",
             ApiError::Rejected { .. } => "Invalid request",
             ApiError::WorkflowRefused { .. } => "The workflow does not allow this now",
             ApiError::TooManyRequests { .. } => "Too many requests",
@@ -173,7 +179,9 @@ impl ApiError {
             ApiError::NotFound(what) => format!("{what} does not exist."),
             ApiError::Conflict { detail, .. } => detail.clone(),
             ApiError::Invalid { detail, .. } => detail.clone(),
-            ApiError::InvalidBundle { diagnostics } | ApiError::InvalidWorkflow { diagnostics } => {
+            ApiError::InvalidBundle { diagnostics }
+            | ApiError::InvalidWorkflow { diagnostics }
+            | ApiError::InvalidPage { diagnostics } => {
                 let errors = diagnostics
                     .iter()
                     .filter(|d| d.severity == forecourt_tenant_config::Severity::Error)
@@ -223,7 +231,9 @@ impl IntoResponse for ApiError {
                 .iter()
                 .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
                 .collect(),
-            ApiError::InvalidBundle { diagnostics } | ApiError::InvalidWorkflow { diagnostics } => {
+            ApiError::InvalidBundle { diagnostics }
+            | ApiError::InvalidWorkflow { diagnostics }
+            | ApiError::InvalidPage { diagnostics } => {
                 diagnostics
                     .iter()
                     .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))

@@ -46,6 +46,7 @@ use error::ApiError;
         (name = "storefront", description = "Public storefront data"),
         (name = "workflows", description = "Workflow definitions, instances and work queues"),
         (name = "test-drives", description = "Test-drive slots and bookings"),
+        (name = "pages", description = "Storefront pages: the builder's API, the block library, the builder UI and assets"),
     )
 )]
 struct ApiDoc;
@@ -84,6 +85,7 @@ fn public_api() -> OpenApiRouter<AppState> {
         .merge(crate::catalog::routes::public_router())
         .merge(crate::quotes::routes::public_router())
         .merge(crate::test_drives::routes::public_router())
+        .merge(crate::pages::routes::public_router())
 }
 
 fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState> {
@@ -103,6 +105,7 @@ fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState>
         .merge(crate::workflows::routes::router())
         .merge(crate::outbox::routes::router())
         .merge(crate::test_drives::routes::router())
+        .merge(crate::pages::routes::router())
         .merge(crate::bundles::routes::router().layer(DefaultBodyLimit::max(bundle_limit)))
         .layer(DefaultBodyLimit::max(body_limit))
 }
@@ -124,7 +127,7 @@ pub fn router(state: AppState) -> Router {
     metrics::handle();
     router
         .route_layer(middleware::from_fn(declared_access))
-        .fallback(not_found)
+        .fallback(storefront_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             early_413(req, next, body_limit, bundle_limit)
@@ -168,8 +171,9 @@ async fn declared_access(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("This path".into())
+/// Unmatched paths: a tenant's storefront page (by `/t/{slug}/…` or Host), else 404.
+async fn storefront_or_not_found(State(state): State<AppState>, req: Request) -> Response {
+    crate::pages::storefront::serve(state, req).await
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -131,6 +131,30 @@ fn script_energy(
     }
 }
 
+/// The all-in cost of a model's trim with its default options, in `locale` (the storefront's
+/// all-in cost block).
+pub(crate) fn default_cost(
+    state: &AppState,
+    s: &Snapshot,
+    model: &str,
+    trim: &str,
+    locale: &str,
+) -> ApiResult<(Quote, AllInCost)> {
+    make_quote(
+        state,
+        s,
+        &QuoteRequest {
+            model: model.to_string(),
+            trim: trim.to_string(),
+            selections: Vec::new(),
+            region: None,
+            locale: Some(locale.to_string()),
+            finance: None,
+            store: None,
+        },
+    )
+}
+
 fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(Quote, AllInCost)> {
     let doc = s
         .doc()
@@ -354,7 +378,7 @@ pub struct QuoteParam {
     code: String,
 }
 
-async fn load_quote(state: &AppState, s: &Snapshot, code: &str) -> ApiResult<Quote> {
+pub(crate) async fn load_quote(state: &AppState, s: &Snapshot, code: &str) -> ApiResult<Quote> {
     let not_found = || ApiError::NotFound(format!("quote `{code}`"));
     if code.len() != 12 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(not_found());

@@ -319,16 +319,38 @@ impl Snapshots {
     }
 }
 
-/// Records that `tenant_id` now runs `version`; every node's watcher picks it up.
+/// Which node-local cache a publish invalidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// A configuration bundle: the tenant snapshot.
+    Bundle,
+    /// A storefront page publish or rollback: the tenant's live pages.
+    Pages,
+}
+
+impl Published {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Published::Bundle => "bundle",
+            Published::Pages => "pages",
+        }
+    }
+}
+
+/// Records that `tenant_id` now runs `version` of `what`; every node's watcher picks it up.
 pub async fn record_publish(
     tx: &mut crate::store::TenantTx,
     tenant_id: &str,
+    what: Published,
     version: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO publish_log (tenant_id, version, published_at) VALUES ($1, $2, $3)")
-        .bind(tenant_id)
-        .bind(version)
-        .bind(now_ms())
+    sqlx::query(
+        "INSERT INTO publish_log (tenant_id, version, published_at, what) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(tenant_id)
+    .bind(version)
+    .bind(now_ms())
+    .bind(what.as_str())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -337,7 +359,11 @@ pub async fn record_publish(
 /// Runs forever: every `poll`, drops cached snapshots of tenants that another node (or this
 /// one) published. Events are read by time window and de-duplicated by sequence number, so an
 /// event whose sequence number committed out of order is still seen.
-pub async fn watch_publishes(db: Db, snapshots: Arc<dyn Fn(&str) + Send + Sync>, poll: Duration) {
+pub async fn watch_publishes(
+    db: Db,
+    invalidate: Arc<dyn Fn(&str, Published) + Send + Sync>,
+    poll: Duration,
+) {
     const WINDOW_MS: i64 = 30_000;
     let mut seen: HashSet<i64> = HashSet::new();
     let mut interval = tokio::time::interval(poll);
@@ -346,7 +372,7 @@ pub async fn watch_publishes(db: Db, snapshots: Arc<dyn Fn(&str) + Send + Sync>,
     loop {
         interval.tick().await;
         let since = now_ms() - WINDOW_MS;
-        let rows = sqlx::query("SELECT seq, tenant_id, published_at FROM publish_log WHERE published_at > $1 ORDER BY seq")
+        let rows = sqlx::query("SELECT seq, tenant_id, what FROM publish_log WHERE published_at > $1 ORDER BY seq")
             .bind(since)
             .fetch_all(&db.pool)
             .await;
@@ -359,20 +385,27 @@ pub async fn watch_publishes(db: Db, snapshots: Arc<dyn Fn(&str) + Send + Sync>,
         };
         let mut live = HashSet::new();
         for row in rows {
-            let (Ok(seq), Ok(tenant_id)) = (
+            let (Ok(seq), Ok(tenant_id), Ok(what)) = (
                 row.try_get::<i64, _>("seq"),
                 row.try_get::<String, _>("tenant_id"),
+                row.try_get::<String, _>("what"),
             ) else {
                 continue;
+            };
+            let what = if what == "pages" {
+                Published::Pages
+            } else {
+                Published::Bundle
             };
             live.insert(seq);
             if seen.insert(seq) && !first {
                 tracing::debug!(
                     tenant_id,
                     seq,
-                    "configuration published; dropping cached snapshot"
+                    what = what.as_str(),
+                    "published; dropping what this node cached"
                 );
-                snapshots(&tenant_id);
+                invalidate(&tenant_id, what);
             }
         }
         seen.retain(|s| live.contains(s));

@@ -276,7 +276,7 @@ fn public_list(s: &Arc<Snapshot>, headers: &HeaderMap) -> ApiResult<PublicStoreL
 }
 
 /// The first of the tenant's locales named in `Accept-Language`, else its default.
-fn pick_locale(locales: &[String], headers: &HeaderMap) -> String {
+pub(crate) fn pick_locale(locales: &[String], headers: &HeaderMap) -> String {
     let accept = headers
         .get("accept-language")
         .and_then(|v| v.to_str().ok())

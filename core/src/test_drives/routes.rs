@@ -227,16 +227,8 @@ fn invalid_field(pointer: &str, message: &str) -> FieldError {
     }
 }
 
-fn check_contact(req: &BookingRequest, snapshot: &Snapshot) -> ApiResult<()> {
-    let mut errors = Vec::new();
-    let name = req.contact.name.trim();
-    if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
-        errors.push(invalid_field(
-            "/contact/name",
-            "give a name of 1 to 50 characters",
-        ));
-    }
-    let m = req.contact.mobile.trim();
+/// A mainland China mobile number (`13812345678`) or an E.164 number (`+8613812345678`).
+pub(crate) fn valid_mobile(m: &str) -> bool {
     let cn = m.len() == 11
         && m.starts_with('1')
         && m.as_bytes()
@@ -250,7 +242,19 @@ fn check_contact(req: &BookingRequest, snapshot: &Snapshot) -> ApiResult<()> {
             .get(1)
             .is_some_and(|b| (b'1'..=b'9').contains(b))
         && m[1..].bytes().all(|b| b.is_ascii_digit());
-    if !cn && !e164 {
+    cn || e164
+}
+
+fn check_contact(req: &BookingRequest, snapshot: &Snapshot) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    let name = req.contact.name.trim();
+    if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
+        errors.push(invalid_field(
+            "/contact/name",
+            "give a name of 1 to 50 characters",
+        ));
+    }
+    if !valid_mobile(req.contact.mobile.trim()) {
         errors.push(invalid_field(
             "/contact/mobile",
             "expected a mainland China mobile number (11 digits, starting 13–19) or an E.164 number such as +8613812345678",
@@ -301,11 +305,21 @@ async fn book(
     tenant: PublicTenant,
     ApiJson(req): ApiJson<BookingRequest>,
 ) -> ApiResult<(StatusCode, Json<BuyerBooking>)> {
-    let s = &tenant.0;
+    let view = create_booking(&state, &tenant.0, &req).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Books a test drive (the JSON API and the storefront's form): holds a vehicle and starts the
+/// review workflow in one transaction.
+pub(crate) async fn create_booking(
+    state: &AppState,
+    s: &Snapshot,
+    req: &BookingRequest,
+) -> ApiResult<BuyerBooking> {
     let settings = settings(s)?;
     let store = store_of(s, &req.store, "/store")?;
     check_model(s, &req.store, &req.model, "/model")?;
-    check_contact(&req, s)?;
+    check_contact(req, s)?;
     let now = now_ms();
     let (start, end) = check_slot(s, store, &req.slot_start, "/slot_start", now)?;
     let tenant_id = &s.tenant.id;
@@ -354,7 +368,7 @@ async fn book(
         .await?;
     workflows::start_in(
         &mut tx,
-        &state,
+        state,
         s,
         StartSpec {
             workflow_id: &settings.workflow,
@@ -368,8 +382,7 @@ async fn book(
     )
     .await?;
     tx.commit().await?;
-    let view = buyer_view(&state, s, &code).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    buyer_view(state, s, &code).await
 }
 
 /// A booking row.
