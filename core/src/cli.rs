@@ -860,12 +860,12 @@ impl Drop for Background {
 /// nodes, the workflow timer scheduler and the outbox relay.
 pub fn spawn_background(state: &AppState) -> Background {
     let for_watch = state.clone();
-    let invalidate = std::sync::Arc::new(move |tenant_id: &str, what: tenancy::Published| {
-        match what {
+    let invalidate = std::sync::Arc::new(
+        move |tenant_id: &str, what: tenancy::Published| match what {
             tenancy::Published::Bundle => for_watch.snapshots.invalidate(tenant_id),
             tenancy::Published::Pages => for_watch.pages.invalidate(tenant_id),
-        }
-    });
+        },
+    );
     let watcher = tokio::spawn(tenancy::watch_publishes(
         state.db.clone(),
         invalidate,

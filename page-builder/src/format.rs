@@ -65,10 +65,8 @@ pub fn percent_bp(bp: u32, _locale: &str) -> String {
     if bp % 100 == 0 {
         format!("{}%", bp / 100)
     } else {
-        format!("{}.{:02}%", bp / 100, bp % 100)
-            .trim_end_matches('0')
-            .to_string()
-            .replace(".%", "%")
+        let fraction = format!("{:02}", bp % 100);
+        format!("{}.{}%", bp / 100, fraction.trim_end_matches('0'))
     }
 }
 

@@ -7,8 +7,30 @@ use std::collections::HashSet;
 /// The sanitised HTML of `html`.
 pub fn rich_text(html: &str) -> String {
     let tags: HashSet<&str> = [
-        "p", "br", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "b", "i", "u", "a", "img",
-        "blockquote", "small", "span", "table", "thead", "tbody", "tr", "th", "td",
+        "p",
+        "br",
+        "h2",
+        "h3",
+        "h4",
+        "ul",
+        "ol",
+        "li",
+        "strong",
+        "em",
+        "b",
+        "i",
+        "u",
+        "a",
+        "img",
+        "blockquote",
+        "small",
+        "span",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
     ]
     .into_iter()
     .collect();

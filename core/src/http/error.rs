@@ -233,12 +233,10 @@ impl IntoResponse for ApiError {
                 .collect(),
             ApiError::InvalidBundle { diagnostics }
             | ApiError::InvalidWorkflow { diagnostics }
-            | ApiError::InvalidPage { diagnostics } => {
-                diagnostics
-                    .iter()
-                    .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
-                    .collect()
-            }
+            | ApiError::InvalidPage { diagnostics } => diagnostics
+                .iter()
+                .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
+                .collect(),
             ApiError::Forbidden { action, .. } => vec![serde_json::json!({ "action": action })],
             _ => Vec::new(),
         };

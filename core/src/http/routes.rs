@@ -95,8 +95,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/admin/pages", Access::Public),
     ("GET", "/assets/{file}", Access::Public),
     ("GET", "/api/v1/admin/pages", Access::Action("page.edit")),
-    ("GET", "/api/v1/admin/pages/{id}", Access::Action("page.edit")),
-    ("PUT", "/api/v1/admin/pages/{id}", Access::Action("page.edit")),
+    (
+        "GET",
+        "/api/v1/admin/pages/{id}",
+        Access::Action("page.edit"),
+    ),
+    (
+        "PUT",
+        "/api/v1/admin/pages/{id}",
+        Access::Action("page.edit"),
+    ),
     (
         "POST",
         "/api/v1/admin/pages/{id}/preview",

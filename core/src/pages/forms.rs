@@ -71,18 +71,42 @@ pub async fn submit(
         Form::Lead => lead(state, snapshot, &form, &locale).await,
     };
     Ok(match outcome {
-        Ok((title, lines)) => {
-            super::storefront::message_page(StatusCode::CREATED, &locale, &title, &lines, &format!("{base}/"))
-        }
+        Ok((title, lines)) => super::storefront::message_page(
+            StatusCode::CREATED,
+            &locale,
+            &title,
+            &lines,
+            &format!("{base}/"),
+        ),
         Err(ApiError::Invalid { detail, errors, .. }) => {
             let mut lines = vec![detail];
             lines.extend(errors.into_iter().map(|e| e.message));
-            let title = if zh(&locale) { "请检查填写内容" } else { "Please check the form" };
-            super::storefront::message_page(StatusCode::UNPROCESSABLE_ENTITY, &locale, title, &lines, &format!("{base}/"))
+            let title = if zh(&locale) {
+                "请检查填写内容"
+            } else {
+                "Please check the form"
+            };
+            super::storefront::message_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &locale,
+                title,
+                &lines,
+                &format!("{base}/"),
+            )
         }
         Err(ApiError::Conflict { detail, .. }) => {
-            let title = if zh(&locale) { "该时段已约满" } else { "That slot is taken" };
-            super::storefront::message_page(StatusCode::CONFLICT, &locale, title, &[detail], &format!("{base}/"))
+            let title = if zh(&locale) {
+                "该时段已约满"
+            } else {
+                "That slot is taken"
+            };
+            super::storefront::message_page(
+                StatusCode::CONFLICT,
+                &locale,
+                title,
+                &[detail],
+                &format!("{base}/"),
+            )
         }
         Err(e) => return Err(e),
     })
@@ -112,14 +136,22 @@ async fn test_drive(
     if form.get("consent").is_none() {
         return Err(missing(
             "/consent",
-            if zh(locale) { "请同意门店就本次预约与您联系" } else { "Please agree that the store may contact you about this booking" },
+            if zh(locale) {
+                "请同意门店就本次预约与您联系"
+            } else {
+                "Please agree that the store may contact you about this booking"
+            },
         ));
     }
     let (date, time) = (field(form, "date"), field(form, "time"));
     let local: jiff::civil::DateTime = format!("{date}T{time}").parse().map_err(|_| {
         missing(
             "/date",
-            if zh(locale) { "请选择日期和时间" } else { "Choose a date and a time" },
+            if zh(locale) {
+                "请选择日期和时间"
+            } else {
+                "Choose a date and a time"
+            },
         )
     })?;
     let tz = crate::test_drives::time_zone(snapshot);
@@ -146,15 +178,24 @@ async fn test_drive(
             "预约已提交".to_string(),
             vec![
                 format!("门店将尽快确认您的试驾预约（{}）。", booking.slot_start),
-                format!("预约编号：{}。请保存此链接以查看进度：{status}", booking.code),
+                format!(
+                    "预约编号：{}。请保存此链接以查看进度：{status}",
+                    booking.code
+                ),
             ],
         )
     } else {
         (
             "Booking received".to_string(),
             vec![
-                format!("The store will confirm your test drive ({}) shortly.", booking.slot_start),
-                format!("Your booking code is {}. Keep this link to follow it: {status}", booking.code),
+                format!(
+                    "The store will confirm your test drive ({}) shortly.",
+                    booking.slot_start
+                ),
+                format!(
+                    "Your booking code is {}. Keep this link to follow it: {status}",
+                    booking.code
+                ),
             ],
         )
     })
@@ -176,42 +217,76 @@ async fn lead(
     if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
         errors.push(crate::http::error::FieldError {
             pointer: "/name".into(),
-            message: if zh(locale) { "请填写 1 至 50 个字的姓名" } else { "Give a name of 1 to 50 characters" }.into(),
+            message: if zh(locale) {
+                "请填写 1 至 50 个字的姓名"
+            } else {
+                "Give a name of 1 to 50 characters"
+            }
+            .into(),
         });
     }
     if !crate::test_drives::routes::valid_mobile(mobile) {
         errors.push(crate::http::error::FieldError {
             pointer: "/mobile".into(),
-            message: if zh(locale) { "请填写有效的手机号码" } else { "Give a valid mobile number (11 digits, or +country code)" }.into(),
+            message: if zh(locale) {
+                "请填写有效的手机号码"
+            } else {
+                "Give a valid mobile number (11 digits, or +country code)"
+            }
+            .into(),
         });
     }
     if message.chars().count() > 1000 {
         errors.push(crate::http::error::FieldError {
             pointer: "/message".into(),
-            message: if zh(locale) { "留言最多 1000 字" } else { "The message is limited to 1,000 characters" }.into(),
+            message: if zh(locale) {
+                "留言最多 1000 字"
+            } else {
+                "The message is limited to 1,000 characters"
+            }
+            .into(),
         });
     }
     if form.get("consent").is_none() {
         errors.push(crate::http::error::FieldError {
             pointer: "/consent".into(),
-            message: if zh(locale) { "请同意我们就此与您联系" } else { "Please agree that we may contact you about this" }.into(),
+            message: if zh(locale) {
+                "请同意我们就此与您联系"
+            } else {
+                "Please agree that we may contact you about this"
+            }
+            .into(),
         });
     }
     let model = (!model.is_empty()).then_some(model);
     if model.is_some_and(|m| snapshot.catalog.model(m).is_none()) {
         errors.push(crate::http::error::FieldError {
             pointer: "/model".into(),
-            message: if zh(locale) { "未知车型" } else { "Unknown model" }.into(),
+            message: if zh(locale) {
+                "未知车型"
+            } else {
+                "Unknown model"
+            }
+            .into(),
         });
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid {
             code: "invalid_form",
-            detail: if zh(locale) { "表单有误，未提交。" } else { "The form has problems; nothing was sent." }.into(),
+            detail: if zh(locale) {
+                "表单有误，未提交。"
+            } else {
+                "The form has problems; nothing was sent."
+            }
+            .into(),
             errors,
         });
     }
-    let block = if block.len() <= 64 && !block.is_empty() { block } else { "lead_form" };
+    let block = if block.len() <= 64 && !block.is_empty() {
+        block
+    } else {
+        "lead_form"
+    };
     let tenant_id = &snapshot.tenant.id;
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
@@ -246,8 +321,14 @@ async fn lead(
     .await?;
     tx.commit().await?;
     Ok(if zh(locale) {
-        ("已收到您的咨询".to_string(), vec!["我们的顾问会尽快与您联系。".to_string()])
+        (
+            "已收到您的咨询".to_string(),
+            vec!["我们的顾问会尽快与您联系。".to_string()],
+        )
     } else {
-        ("Thank you".to_string(), vec!["An adviser will contact you shortly.".to_string()])
+        (
+            "Thank you".to_string(),
+            vec!["An adviser will contact you shortly.".to_string()],
+        )
     })
 }

@@ -89,9 +89,7 @@ impl Default for PageCache {
                 .time_to_live(std::time::Duration::from_secs(300))
                 .build(),
             rendered: moka::sync::Cache::builder()
-                .weigher(|_k, v: &Arc<RenderedPage>| {
-                    u32::try_from(v.weight()).unwrap_or(u32::MAX)
-                })
+                .weigher(|_k, v: &Arc<RenderedPage>| u32::try_from(v.weight()).unwrap_or(u32::MAX))
                 .max_capacity(256 * 1024 * 1024)
                 .build(),
             sites: moka::sync::Cache::builder().max_capacity(20_000).build(),
@@ -108,10 +106,12 @@ impl PageCache {
     /// The storefront facts of `snapshot` (built once per configuration).
     pub fn site(&self, snapshot: &Snapshot) -> Arc<Site> {
         let key = (snapshot.tenant.id.clone(), config_key(snapshot));
-        self.sites
-            .get_with(key, || {
-                Arc::new(site::build(&snapshot.tenant.slug, snapshot.bundle.as_deref()))
-            })
+        self.sites.get_with(key, || {
+            Arc::new(site::build(
+                &snapshot.tenant.slug,
+                snapshot.bundle.as_deref(),
+            ))
+        })
     }
 
     /// The tenant's live pages, from the cache or the database.

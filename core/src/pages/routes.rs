@@ -78,7 +78,9 @@ async fn get_page(
 ) -> ApiResult<Json<PageDetail>> {
     authz.check(&Resource::Tenant)?;
     check_id(&id)?;
-    Ok(Json(super::detail(&state.db, &authz.actor.tenant, &id).await?))
+    Ok(Json(
+        super::detail(&state.db, &authz.actor.tenant, &id).await?,
+    ))
 }
 
 /// A page document sent as JSON text (kept as text so errors carry line and column).
@@ -111,8 +113,7 @@ async fn save_page(
     let text = read_document(&state, req).await?;
     let snapshot = authz.actor.tenant.clone();
     let page = super::validate(&state.pages, &snapshot, &id, &text)?;
-    let detail =
-        super::save_draft(&state.db, &snapshot, &page, &authz.actor.audit_name()).await?;
+    let detail = super::save_draft(&state.db, &snapshot, &page, &authz.actor.audit_name()).await?;
     Ok(Json(detail))
 }
 
@@ -312,7 +313,10 @@ pub struct BlockLibrary {
 
 #[utoipa::path(get, path = "/api/v1/admin/blocks", tag = "pages", security(("bearer" = [])),
     responses((status = 200, body = BlockLibrary), (status = 403, body = crate::http::error::Problem)))]
-async fn block_library(State(state): State<AppState>, authz: Authz) -> ApiResult<Json<BlockLibrary>> {
+async fn block_library(
+    State(state): State<AppState>,
+    authz: Authz,
+) -> ApiResult<Json<BlockLibrary>> {
     authz.check(&Resource::Tenant)?;
     let site = state.pages.site(&authz.actor.tenant);
     Ok(Json(BlockLibrary {
@@ -438,4 +442,3 @@ async fn page_twin(
         super::storefront::twin(&state, &snapshot, &headers, &q.path, &locale, channel).await?;
     Ok(Json(value).into_response())
 }
-

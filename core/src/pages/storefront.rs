@@ -50,8 +50,14 @@ pub fn html_response(status: StatusCode, html: impl Into<Body>) -> Response {
 }
 
 /// A plain page for "not found" and form results (no tenant input is echoed unescaped).
-pub(crate) fn message_page(status: StatusCode, lang: &str, title: &str, lines: &[String], back: &str) -> Response {
-    let esc = tera::escape_html;
+pub(crate) fn message_page(
+    status: StatusCode,
+    lang: &str,
+    title: &str,
+    lines: &[String],
+    back: &str,
+) -> Response {
+    let esc = forecourt_page_builder::sandbox::escape;
     let mut body = String::new();
     for line in lines {
         body.push_str(&format!("<p>{}</p>", esc(line)));
@@ -74,9 +80,18 @@ fn not_found_page(lang: &str, base: &str) -> Response {
     let (title, line) = if lang.starts_with("zh") {
         ("页面不存在", "您要找的页面不存在或已下线。")
     } else {
-        ("Page not found", "The page you are looking for does not exist or is no longer online.")
+        (
+            "Page not found",
+            "The page you are looking for does not exist or is no longer online.",
+        )
     };
-    message_page(StatusCode::NOT_FOUND, lang, title, &[line.to_string()], &format!("{base}/"))
+    message_page(
+        StatusCode::NOT_FOUND,
+        lang,
+        title,
+        &[line.to_string()],
+        &format!("{base}/"),
+    )
 }
 
 /// Serves what the router did not match: a storefront page when the path or Host names a
@@ -86,7 +101,11 @@ pub async fn serve(state: AppState, req: Request) -> Response {
     let (slug, base, rest) = match path.strip_prefix("/t/") {
         Some(after) => {
             let (slug, rest) = after.split_once('/').unwrap_or((after, ""));
-            (Some(slug.to_string()), format!("/t/{slug}"), format!("/{rest}"))
+            (
+                Some(slug.to_string()),
+                format!("/t/{slug}"),
+                format!("/{rest}"),
+            )
         }
         None => (
             slug_from_host(req.headers(), &state.settings.base_domain).map(str::to_string),
@@ -143,8 +162,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn valid_code(c: &str) -> bool {
     (1..=32).contains(&c.len())
-        && c
-            .bytes()
+        && c.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
@@ -163,7 +181,11 @@ fn seen_models(headers: &HeaderMap) -> Vec<String> {
 
 /// The page's language: `?locale=` when the tenant has it, else the visitor's cookie, else
 /// `Accept-Language`, else the tenant's default.
-fn page_locale(snapshot: &Snapshot, query: &BTreeMap<String, String>, headers: &HeaderMap) -> String {
+fn page_locale(
+    snapshot: &Snapshot,
+    query: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+) -> String {
     let locales = snapshot
         .doc()
         .map(|d| d.tenant.locales.clone())
@@ -322,10 +344,7 @@ async fn page(
         return Ok(not_found_page(&locale, base));
     };
     let nav = nav(state, snapshot, base, &locale, Some(&live_page.id)).await?;
-    let services = SiteServices {
-        state,
-        snapshot,
-    };
+    let services = SiteServices { state, snapshot };
     let render_req = RenderRequest {
         locale: &locale,
         channel: Channel::Web,
@@ -344,9 +363,9 @@ async fn page(
         params: params_key(&params),
     };
     let renderer = &state.pages.renderer;
-    let rendered = state
-        .pages
-        .rendered(key, || renderer.render(&live_page.page, &site, &render_req, &services));
+    let rendered = state.pages.rendered(key, || {
+        renderer.render(&live_page.page, &site, &render_req, &services)
+    });
     let seen = seen_models(headers);
     let mut response = match rendered.whole() {
         Some(whole) => html_response(StatusCode::OK, whole.to_string()),
@@ -357,7 +376,14 @@ async fn page(
                 records,
                 now_ms: crate::store::now_ms(),
             };
-            let html = renderer.fill(&rendered, &live_page.page, &site, &render_req, &visit, &services);
+            let html = renderer.fill(
+                &rendered,
+                &live_page.page,
+                &site,
+                &render_req,
+                &visit,
+                &services,
+            );
             html_response(StatusCode::OK, html)
         }
     };
@@ -411,10 +437,7 @@ pub async fn twin(
         .ok_or_else(not_found)?;
     let base = format!("/t/{}", snapshot.tenant.slug);
     let nav = nav(state, snapshot, &base, locale, Some(&live_page.id)).await?;
-    let services = SiteServices {
-        state,
-        snapshot,
-    };
+    let services = SiteServices { state, snapshot };
     let render_req = RenderRequest {
         locale,
         channel,
@@ -429,10 +452,11 @@ pub async fn twin(
         records,
         now_ms: crate::store::now_ms(),
     };
-    let mut twin = state
-        .pages
-        .renderer
-        .twin(&live_page.page, &site, &render_req, &visit, &services);
+    let mut twin =
+        state
+            .pages
+            .renderer
+            .twin(&live_page.page, &site, &render_req, &visit, &services);
     if let Some(obj) = twin.as_object_mut() {
         obj.insert("version".into(), live_page.version.into());
     }

@@ -351,8 +351,8 @@ pub async fn record_publish(
     .bind(version)
     .bind(now_ms())
     .bind(what.as_str())
-        .execute(&mut **tx)
-        .await?;
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -372,10 +372,12 @@ pub async fn watch_publishes(
     loop {
         interval.tick().await;
         let since = now_ms() - WINDOW_MS;
-        let rows = sqlx::query("SELECT seq, tenant_id, what FROM publish_log WHERE published_at > $1 ORDER BY seq")
-            .bind(since)
-            .fetch_all(&db.pool)
-            .await;
+        let rows = sqlx::query(
+            "SELECT seq, tenant_id, what FROM publish_log WHERE published_at > $1 ORDER BY seq",
+        )
+        .bind(since)
+        .fetch_all(&db.pool)
+        .await;
         let rows = match rows {
             Ok(rows) => rows,
             Err(e) => {

@@ -40,6 +40,9 @@ async fn state_of_a(server: &Server, tenant_id: &str) -> Value {
         ("bookings", "SELECT id || CAST(slot_start AS TEXT) || vehicle_id AS v FROM test_drive_bookings WHERE tenant_id = $1 ORDER BY id"),
         ("holds", "SELECT vehicle_id || CAST(slot_start AS TEXT) AS v FROM test_drive_holds WHERE tenant_id = $1 ORDER BY vehicle_id, slot_start"),
         ("outbox", "SELECT id AS v FROM outbox WHERE tenant_id = $1 ORDER BY id"),
+        ("pages", "SELECT id || draft_hash || COALESCE(CAST(live_version AS TEXT), '-') AS v FROM pages WHERE tenant_id = $1 ORDER BY id"),
+        ("page_versions", "SELECT page_id || CAST(version AS TEXT) || hash AS v FROM page_versions WHERE tenant_id = $1 ORDER BY page_id, version"),
+        ("leads", "SELECT id AS v FROM storefront_leads WHERE tenant_id = $1 ORDER BY id"),
     ] {
         let rows: Vec<String> = sqlx::query_scalar(sql).bind(tenant_id).fetch_all(&mut *tx).await.unwrap();
         out.insert(name.into(), json!(rows));
@@ -95,6 +98,7 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
         ("version", "1".to_string()),
         ("model", "s7".to_string()),
         ("slug", "aurora".to_string()),
+        ("file", "storefront.css".to_string()),
     ]);
     // `{id}` means a user or a token depending on the path.
     let id_for = |path: &str| {
@@ -106,6 +110,8 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
             a_instance.clone()
         } else if path.starts_with("/api/v1/admin/workflows") {
             "test_drive_review".to_string()
+        } else if path.starts_with("/api/v1/admin/pages") {
+            "home".to_string()
         } else {
             a_user.clone()
         }
@@ -124,6 +130,7 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
         ),
         ("/api/v1/admin/bundle/diff", "?from=1&to=1".to_string()),
         ("/api/v1/audit", "?limit=500".to_string()),
+        ("/api/v1/public/pages", "?path=/".to_string()),
     ]);
     let a_bundle = crate::kit::demo_bundle("aurora-motors");
     let bodies: BTreeMap<(&str, &str), Value> = BTreeMap::from([

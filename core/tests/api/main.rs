@@ -12,6 +12,7 @@ mod edge;
 mod finance;
 mod isolation;
 mod nodes;
+mod pages;
 mod quotes;
 mod rls;
 mod scopes;

@@ -1,29 +1,33 @@
 //! The block library: every block type's props JSON Schema, tera template, view model (which
 //! is also its JSON twin) and editor metadata.
-//! CONTRACT — the trait and context below are fixed; the framework helper writes `Library`,
-//! the blocks helper writes one file per block type in this folder.
+//!
+//! The trait and context below are a fixed contract: one file per block type in this folder
+//! implements [`BlockKind`]; [`Library`] holds them all with their props schemas compiled.
 
-pub mod section;
+pub mod all_in_cost;
+pub mod comparison_table;
+pub mod configurator;
+pub mod faq;
+pub mod finance_calculator;
 pub mod hero;
+pub mod image_gallery;
+pub mod lead_form;
 pub mod model_grid;
 pub mod model_header;
-pub mod configurator;
-pub mod comparison_table;
-pub mod finance_calculator;
-pub mod all_in_cost;
-pub mod test_drive_form;
-pub mod store_locator;
 pub mod promotion_countdown;
-pub mod rich_text;
-pub mod image_gallery;
-pub mod video;
-pub mod faq;
-pub mod lead_form;
-pub mod recommended_models;
 pub mod quote_summary;
+pub mod recommended_models;
+pub mod rich_text;
+pub mod section;
+pub mod store_locator;
 pub mod template;
+pub mod test_drive_form;
+pub mod video;
 
-use serde_json::Value;
+use std::collections::HashMap;
+
+use jsonschema::Validator;
+use serde_json::{json, Value};
 
 use crate::site::{RenderRequest, Services, Site, Visit};
 
@@ -106,19 +110,111 @@ pub fn builtin() -> Vec<Box<dyn BlockKind>> {
     ]
 }
 
-/// Every block type the builder offers. FRAMEWORK HELPER: implement.
+/// Every block type the builder offers, with each props schema compiled once.
 pub struct Library {
-    _p: (),
+    kinds: Vec<Box<dyn BlockKind>>,
+    index: HashMap<&'static str, usize>,
+    schemas: Vec<Value>,
+    /// Each kind's compiled props schema; the error text when a schema does not compile (a bug
+    /// in the block, reported at every use of the block and by the library's tests).
+    validators: Vec<Result<Validator, String>>,
+    palette: Value,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("names", &self.names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Library {
+    fn default() -> Self {
+        Library::builtin()
+    }
 }
 
 impl Library {
+    /// The built-in block types ([`builtin`]).
+    pub fn builtin() -> Library {
+        Library::new(builtin())
+    }
+
+    /// A library of `kinds`, in palette order. A second kind with an already used name is
+    /// left out.
+    pub fn new(kinds: Vec<Box<dyn BlockKind>>) -> Library {
+        let mut index = HashMap::new();
+        let mut kept: Vec<Box<dyn BlockKind>> = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            if !index.contains_key(kind.name()) {
+                index.insert(kind.name(), kept.len());
+                kept.push(kind);
+            }
+        }
+        let schemas: Vec<Value> = kept.iter().map(|k| k.schema()).collect();
+        let validators = schemas
+            .iter()
+            .map(|s| jsonschema::draft202012::new(s).map_err(|e| e.to_string()))
+            .collect();
+        let palette = Value::Array(
+            kept.iter()
+                .zip(&schemas)
+                .map(|(k, schema)| {
+                    let (en, zh) = k.label();
+                    json!({
+                        "type": k.name(),
+                        "label": {"en": en, "zh-CN": zh},
+                        "icon": k.icon(),
+                        "category": k.category(),
+                        "container": k.container(),
+                        "per_request": k.per_request(),
+                        "schema": schema,
+                        "defaults": k.defaults(),
+                    })
+                })
+                .collect(),
+        );
+        Library {
+            kinds: kept,
+            index,
+            schemas,
+            validators,
+            palette,
+        }
+    }
+
     /// The palette as the builder UI reads it: one entry per block type, in palette order:
     /// `{type, label: {en, zh-CN}, icon, category, container, per_request, schema, defaults}`.
     pub fn describe(&self) -> Value {
-        todo!()
+        self.palette.clone()
     }
-    /// Block type names.
+
+    /// Block type names, in palette order.
     pub fn names(&self) -> Vec<&'static str> {
-        todo!()
+        self.kinds.iter().map(|k| k.name()).collect()
+    }
+
+    /// The block type called `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn BlockKind> {
+        self.index.get(name).map(|&i| self.kinds[i].as_ref())
+    }
+
+    /// Every block type, in palette order.
+    pub fn kinds(&self) -> impl Iterator<Item = &dyn BlockKind> {
+        self.kinds.iter().map(|k| k.as_ref())
+    }
+
+    /// The props schema of the block type called `name` (as [`BlockKind::schema`] gave it).
+    pub fn schema(&self, name: &str) -> Option<&Value> {
+        self.index.get(name).map(|&i| &self.schemas[i])
+    }
+
+    /// The compiled props schema of `name`; `Err` with the compiler's message when the block's
+    /// schema is broken.
+    pub fn validator(&self, name: &str) -> Option<Result<&Validator, &str>> {
+        self.index
+            .get(name)
+            .map(|&i| self.validators[i].as_ref().map_err(String::as_str))
     }
 }
