@@ -356,14 +356,13 @@ pub async fn record_publish(
     Ok(())
 }
 
-/// Runs forever: every `poll`, drops cached snapshots of tenants that another node (or this
+/// What the watcher calls for each publish another node (or this one) made.
+pub type Invalidate = Arc<dyn Fn(&str, Published) + Send + Sync>;
+
+/// Runs forever: every `poll`, drops what this node cached for tenants that another node (or this
 /// one) published. Events are read by time window and de-duplicated by sequence number, so an
 /// event whose sequence number committed out of order is still seen.
-pub async fn watch_publishes(
-    db: Db,
-    invalidate: Arc<dyn Fn(&str, Published) + Send + Sync>,
-    poll: Duration,
-) {
+pub async fn watch_publishes(db: Db, invalidate: Invalidate, poll: Duration) {
     const WINDOW_MS: i64 = 30_000;
     let mut seen: HashSet<i64> = HashSet::new();
     let mut interval = tokio::time::interval(poll);
