@@ -9,8 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use forecourt_tenant_config::document::suggestion;
 use forecourt_tenant_config::{Diagnostic, Document, Report};
-use jsonschema::error::ValidationErrorKind;
-use jsonschema::{ValidationError, Validator};
+use jsonschema::Validator;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -379,9 +378,8 @@ impl Checker<'_> {
             }
         };
         let before = self.out.len();
-        for error in validator.iter_errors(props) {
-            props_error(schema, &error, at, self.doc, &mut self.out);
-        }
+        self.out
+            .extend(self.doc.check_part(at, props, schema, validator));
         if self.out.len() > before {
             return; // meaning checks need valid props
         }
@@ -437,206 +435,6 @@ impl Checker<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Props schema violations, worded like the shape layer's (same `schema.*` codes).
-
-/// The schema object holding the keyword at `schema_path`.
-fn holder<'s>(root: &'s Value, schema_path: &str) -> Option<&'s Value> {
-    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-    root.pointer(parent)
-}
-
-fn explain(schema: Option<&Value>) -> String {
-    schema
-        .and_then(|s| s.get("description"))
-        .and_then(Value::as_str)
-        .map(|d| format!(" Expected: {d}"))
-        .unwrap_or_default()
-}
-
-fn shown(value: &Value) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(59).collect::<String>())
-    } else {
-        text
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "nothing (an empty value)",
-        Value::Bool(_) => "true/false",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn type_word(t: &str) -> &'static str {
-    match t {
-        "string" => "text",
-        "integer" => "a whole number",
-        "number" => "a number",
-        "boolean" => "true or false",
-        "array" => "a list",
-        "object" => "an object",
-        "null" => "nothing",
-        _ => "another kind of value",
-    }
-}
-
-/// One located diagnostic for a violation of a block's props schema; `at` is the props pointer.
-fn props_error(
-    root: &Value,
-    error: &ValidationError<'_>,
-    at: &str,
-    doc: &Document,
-    out: &mut Vec<Diagnostic>,
-) {
-    let inner = error.instance_path().as_str();
-    let pointer = format!("{at}{inner}");
-    let holder = holder(root, error.schema_path().as_str());
-    let instance = error.instance();
-    let value = shown(instance);
-    let (code, message) = match error.kind() {
-        ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or_default();
-            let prop = holder
-                .and_then(|h| h.get("properties"))
-                .and_then(|p| p.get(name));
-            (
-                "schema.required",
-                format!("`{name}` is missing here; add it.{}", explain(prop)),
-            )
-        }
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed: Vec<&str> = holder
-                .and_then(|h| h.get("properties"))
-                .and_then(Value::as_object)
-                .map(|p| p.keys().map(String::as_str).collect())
-                .unwrap_or_default();
-            let list = allowed
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            for name in unexpected {
-                let hint = suggestion(name, allowed.iter().copied());
-                let member = child(&pointer, name);
-                out.push(
-                    Diagnostic::error(
-                        "schema.additional_property",
-                        doc.file(),
-                        &pointer,
-                        format!(
-                            "`{name}` is not a known field here; remove or rename it.{hint} Known fields: {list}."
-                        ),
-                    )
-                    .at(doc.key_position(&member)),
-                );
-            }
-            return;
-        }
-        ValidationErrorKind::Pattern { .. } => (
-            "schema.pattern",
-            format!("`{value}` is not valid here.{}", explain(holder)),
-        ),
-        ValidationErrorKind::Type { .. } => {
-            let expected = match holder.and_then(|h| h.get("type")) {
-                Some(Value::String(t)) => type_word(t).to_string(),
-                Some(Value::Array(ts)) => ts
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(type_word)
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                _ => "another kind of value".to_string(),
-            };
-            (
-                "schema.type",
-                format!(
-                    "expected {expected} here, but found {}.{}",
-                    kind_of(instance),
-                    explain(holder)
-                ),
-            )
-        }
-        ValidationErrorKind::Enum { options } => {
-            let names: Vec<String> = options
-                .as_array()
-                .map(|o| o.iter().map(shown).collect())
-                .unwrap_or_default();
-            let hint = suggestion(&value, names.iter().map(String::as_str));
-            let list = names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            (
-                "schema.enum",
-                format!("`{value}` is not one of the allowed values {list}.{hint}"),
-            )
-        }
-        ValidationErrorKind::Constant { expected_value } => (
-            "schema.enum",
-            format!(
-                "`{value}` is not allowed here; the only allowed value is `{}`.",
-                shown(expected_value)
-            ),
-        ),
-        ValidationErrorKind::Minimum { limit }
-        | ValidationErrorKind::ExclusiveMinimum { limit } => (
-            "schema.range",
-            format!(
-                "{value} is too small; the lowest allowed value is {limit}.{}",
-                explain(holder)
-            ),
-        ),
-        ValidationErrorKind::Maximum { limit }
-        | ValidationErrorKind::ExclusiveMaximum { limit } => (
-            "schema.range",
-            format!(
-                "{value} is too large; the highest allowed value is {limit}.{}",
-                explain(holder)
-            ),
-        ),
-        ValidationErrorKind::MinItems { limit } => (
-            "schema.too_few",
-            format!(
-                "this list needs at least {limit} entr{}, but has {}.{}",
-                if *limit == 1 { "y" } else { "ies" },
-                instance.as_array().map_or(0, Vec::len),
-                explain(holder)
-            ),
-        ),
-        ValidationErrorKind::MaxItems { limit } | ValidationErrorKind::MaxProperties { limit } => (
-            "schema.too_many",
-            format!("this has more than {limit} entries.{}", explain(holder)),
-        ),
-        ValidationErrorKind::MinProperties { limit } => (
-            "schema.too_few",
-            format!("this needs at least {limit} entries.{}", explain(holder)),
-        ),
-        ValidationErrorKind::MinLength { limit } => (
-            "schema.length",
-            format!("this text is too short; it needs at least {limit} character(s)."),
-        ),
-        ValidationErrorKind::MaxLength { limit } => (
-            "schema.length",
-            format!("this text is too long; at most {limit} characters are allowed."),
-        ),
-        ValidationErrorKind::UniqueItems => (
-            "schema.other",
-            "this list has the same entry twice; each entry may appear once.".to_string(),
-        ),
-        _ => ("schema.other", format!("{error}.{}", explain(holder))),
-    };
-    out.push(Diagnostic::error(code, doc.file(), &pointer, message).at(doc.position(&pointer)));
-}
 
 #[cfg(test)]
 mod tests {

@@ -100,6 +100,20 @@ impl Document {
         self.diagnostics.extend(shape.diagnostics);
     }
 
+    /// Checks `part`, the value at pointer `at` (e.g. one block's props, or its default when
+    /// the document leaves it out), against a schema of its own; the findings point into the
+    /// whole document and are located like the rest. They are returned, not added to the
+    /// document's own diagnostics.
+    pub fn check_part(
+        &self,
+        at: &str,
+        part: &Value,
+        schema: &Value,
+        validator: &jsonschema::Validator,
+    ) -> Vec<Diagnostic> {
+        schema::check_part(schema, validator, at, &self.file, part, &self.spans).diagnostics
+    }
+
     /// The file path given to [`Document::parse`].
     pub fn file(&self) -> &str {
         &self.file

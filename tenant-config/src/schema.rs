@@ -112,19 +112,36 @@ pub(crate) fn check(kind: Kind, file: &str, value: &Value, spans: &SpanMap) -> S
         }
     };
     for error in validator.iter_errors(value) {
-        map_error(kind.root(), file, &error, spans, &mut shape);
+        map_error(kind.root(), "", file, &error, spans, &mut shape);
+    }
+    shape
+}
+
+/// Checks `value`, the part of a document at pointer `at`, against its own schema `root`
+/// (compiled as `validator`): the findings point into the whole document (`at` + the path).
+pub(crate) fn check_part(
+    root: &Value,
+    validator: &Validator,
+    at: &str,
+    file: &str,
+    value: &Value,
+    spans: &SpanMap,
+) -> Shape {
+    let mut shape = Shape::default();
+    for error in validator.iter_errors(value) {
+        map_error(root, at, file, &error, spans, &mut shape);
     }
     shape
 }
 
 /// The schema object that holds the keyword at `schema_path` (the path minus its last part).
-fn subschema(root: &'static Value, schema_path: &str) -> Option<&'static Value> {
+fn subschema<'r>(root: &'r Value, schema_path: &str) -> Option<&'r Value> {
     let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
     root.pointer(parent)
 }
 
 /// A schema object's description, following a `$ref` when it has none of its own.
-fn description(root: &'static Value, schema: Option<&'static Value>) -> Option<&'static str> {
+fn description<'r>(root: &'r Value, schema: Option<&'r Value>) -> Option<&'r str> {
     let schema = schema?;
     if let Some(d) = schema.get("description").and_then(Value::as_str) {
         return Some(d);
@@ -136,7 +153,7 @@ fn description(root: &'static Value, schema: Option<&'static Value>) -> Option<&
 }
 
 /// ` {description}` or nothing.
-fn explain(root: &'static Value, schema: Option<&'static Value>) -> String {
+fn explain<'r>(root: &'r Value, schema: Option<&'r Value>) -> String {
     description(root, schema)
         .map(|d| format!(" Expected: {d}"))
         .unwrap_or_default()
@@ -180,16 +197,17 @@ fn type_word(t: &str) -> &'static str {
     }
 }
 
-fn map_error(
-    root: &'static Value,
+fn map_error<'r>(
+    root: &'r Value,
+    at: &str,
     file: &str,
     error: &ValidationError<'_>,
     spans: &SpanMap,
     shape: &mut Shape,
 ) {
-    let explain = |schema: Option<&'static Value>| explain(root, schema);
+    let explain = |schema: Option<&'r Value>| explain(root, schema);
     let out = &mut shape.diagnostics;
-    let pointer = error.instance_path().as_str().to_string();
+    let pointer = format!("{at}{}", error.instance_path().as_str());
     let schema_path = error.schema_path().as_str();
     let holder = subschema(root, schema_path);
     let instance = error.instance();

@@ -491,29 +491,42 @@ pub async fn publish(
             detail: format!("the draft of `{page_id}` is the live version already"),
         });
     }
+    publish_version(&mut tx, tenant_id, &page, by, "builder").await?;
+    let detail = detail_in(&mut tx, snapshot, page_id).await?;
+    tx.commit().await?;
+    cache.invalidate(tenant_id);
+    Ok(detail)
+}
+
+/// Adds `page` as the page's next version, makes it live, audits it and tells every node.
+async fn publish_version(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    page: &Page,
+    by: &str,
+    from: &str,
+) -> ApiResult<i64> {
+    let page_id = &page.doc.id;
     let next: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM page_versions WHERE tenant_id = $1 AND page_id = $2",
     )
     .bind(tenant_id)
     .bind(page_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
-    insert_version(&mut tx, tenant_id, &page, next, by).await?;
-    make_live(&mut tx, tenant_id, page_id, next, page.route.as_str()).await?;
+    insert_version(tx, tenant_id, page, next, by).await?;
+    make_live(tx, tenant_id, page_id, next, page.route.as_str()).await?;
     crate::audit::record_in(
-        &mut tx,
+        tx,
         tenant_id,
         by,
         "page.publish",
         &format!("page:{page_id}:{next}"),
-        serde_json::json!({ "hash": page.hash, "route": page.route.as_str() }),
+        serde_json::json!({ "hash": page.hash, "route": page.route.as_str(), "from": from }),
     )
     .await?;
-    tenancy::record_publish(&mut tx, tenant_id, Published::Pages, next).await?;
-    let detail = detail_in(&mut tx, snapshot, page_id).await?;
-    tx.commit().await?;
-    cache.invalidate(tenant_id);
-    Ok(detail)
+    tenancy::record_publish(tx, tenant_id, Published::Pages, next).await?;
+    Ok(next)
 }
 
 async fn insert_version(
@@ -734,24 +747,6 @@ pub async fn publish_in(
         return Ok(false);
     }
     upsert_draft(tx, tenant_id, page, by).await?;
-    let next: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM page_versions WHERE tenant_id = $1 AND page_id = $2",
-    )
-    .bind(tenant_id)
-    .bind(&page.doc.id)
-    .fetch_one(&mut **tx)
-    .await?;
-    insert_version(tx, tenant_id, page, next, by).await?;
-    make_live(tx, tenant_id, &page.doc.id, next, page.route.as_str()).await?;
-    crate::audit::record_in(
-        tx,
-        tenant_id,
-        by,
-        "page.publish",
-        &format!("page:{}:{next}", page.doc.id),
-        serde_json::json!({ "hash": page.hash, "route": page.route.as_str(), "from": "bundle" }),
-    )
-    .await?;
-    tenancy::record_publish(tx, tenant_id, Published::Pages, next).await?;
+    publish_version(tx, tenant_id, page, by, "bundle").await?;
     Ok(true)
 }
