@@ -77,6 +77,8 @@ pub struct PageCache {
     pub renderer: Arc<Renderer>,
     live: moka::sync::Cache<String, Arc<LivePages>>,
     rendered: moka::sync::Cache<RenderKey, Arc<RenderedPage>>,
+    /// Whole responses for one kind of visitor: (page, output, what the visitor brings).
+    visits: moka::sync::Cache<(RenderKey, &'static str, String), Arc<str>>,
     sites: moka::sync::Cache<(String, String), Arc<Site>>,
 }
 
@@ -91,6 +93,11 @@ impl Default for PageCache {
             rendered: moka::sync::Cache::builder()
                 .weigher(|_k, v: &Arc<RenderedPage>| u32::try_from(v.weight()).unwrap_or(u32::MAX))
                 .max_capacity(256 * 1024 * 1024)
+                .build(),
+            visits: moka::sync::Cache::builder()
+                .weigher(|_k, v: &Arc<str>| u32::try_from(v.len()).unwrap_or(u32::MAX))
+                .max_capacity(64 * 1024 * 1024)
+                .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
             sites: moka::sync::Cache::builder().max_capacity(20_000).build(),
         }
@@ -122,6 +129,20 @@ impl PageCache {
         let live = Arc::new(load_live(db, &self.renderer, tenant_id).await?);
         self.live.insert(tenant_id.to_string(), live.clone());
         Ok(live)
+    }
+
+    /// A page's whole output (`html`, or the twin of a channel) for visitors who bring the same
+    /// `visit` key (query, looked-at models, the minute), made once per minute at most. The
+    /// per-request blocks read nothing else, so two such visitors get the same page.
+    pub fn for_visit(
+        &self,
+        key: RenderKey,
+        output: &'static str,
+        visit: String,
+        make: impl FnOnce() -> String,
+    ) -> Arc<str> {
+        self.visits
+            .get_with((key, output, visit), || Arc::from(make()))
     }
 
     /// A rendered page from the cache, rendering it on a miss.

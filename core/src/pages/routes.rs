@@ -438,7 +438,11 @@ async fn page_twin(
     };
     let snapshot = tenant.0;
     let locale = locale_for(&snapshot, q.locale.as_deref())?;
-    let value =
+    let twin =
         super::storefront::twin(&state, &snapshot, &headers, &q.path, &locale, channel).await?;
-    Ok(Json(value).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        twin.to_string(),
+    )
+        .into_response())
 }

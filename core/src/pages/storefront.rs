@@ -313,6 +313,21 @@ async fn records(
     Ok(Some(out))
 }
 
+/// What per-request blocks read of a visit, as a cache key: the query, the models looked at
+/// and the minute. `None` when the visit carries records (quotes, saved configurations), which
+/// are served fresh.
+fn visit_key(visit: &Visit) -> Option<String> {
+    if !visit.records.is_empty() {
+        return None;
+    }
+    let mut out = params_key(&visit.query);
+    out.push('|');
+    out.push_str(&visit.seen_models.join("."));
+    out.push('|');
+    out.push_str(&(visit.now_ms / 60_000).to_string());
+    Some(out)
+}
+
 fn params_key(params: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     for (k, v) in params {
@@ -363,7 +378,7 @@ async fn page(
         params: params_key(&params),
     };
     let renderer = &state.pages.renderer;
-    let rendered = state.pages.rendered(key, || {
+    let rendered = state.pages.rendered(key.clone(), || {
         renderer.render(&live_page.page, &site, &render_req, &services)
     });
     let seen = seen_models(headers);
@@ -376,15 +391,23 @@ async fn page(
                 records,
                 now_ms: crate::store::now_ms(),
             };
-            let html = renderer.fill(
-                &rendered,
-                &live_page.page,
-                &site,
-                &render_req,
-                &visit,
-                &services,
-            );
-            html_response(StatusCode::OK, html)
+            let fill = || {
+                renderer.fill(
+                    &rendered,
+                    &live_page.page,
+                    &site,
+                    &render_req,
+                    &visit,
+                    &services,
+                )
+            };
+            match visit_key(&visit) {
+                Some(vk) => html_response(
+                    StatusCode::OK,
+                    state.pages.for_visit(key, "html", vk, fill).to_string(),
+                ),
+                None => html_response(StatusCode::OK, fill()),
+            }
         }
     };
     let h = response.headers_mut();
@@ -408,7 +431,7 @@ async fn page(
     Ok(response)
 }
 
-/// The JSON twin of the live page at `path_and_query`.
+/// The JSON twin of the live page at `path_and_query`, as JSON text.
 pub async fn twin(
     state: &AppState,
     snapshot: &Arc<Snapshot>,
@@ -416,7 +439,7 @@ pub async fn twin(
     path_and_query: &str,
     locale: &str,
     channel: Channel,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<Arc<str>> {
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path_and_query, None),
@@ -452,13 +475,30 @@ pub async fn twin(
         records,
         now_ms: crate::store::now_ms(),
     };
-    let mut twin =
-        state
-            .pages
-            .renderer
-            .twin(&live_page.page, &site, &render_req, &visit, &services);
-    if let Some(obj) = twin.as_object_mut() {
-        obj.insert("version".into(), live_page.version.into());
-    }
-    Ok(twin)
+    let make = || {
+        let mut twin =
+            state
+                .pages
+                .renderer
+                .twin(&live_page.page, &site, &render_req, &visit, &services);
+        if let Some(obj) = twin.as_object_mut() {
+            obj.insert("version".into(), live_page.version.into());
+        }
+        twin.to_string()
+    };
+    Ok(match visit_key(&visit) {
+        Some(vk) => {
+            let key = RenderKey {
+                tenant_id: snapshot.tenant.id.clone(),
+                page_id: live_page.id.clone(),
+                version: live_page.version,
+                config: super::config_key(snapshot),
+                locale: locale.to_string(),
+                base_path: base.clone(),
+                params: params_key(&params),
+            };
+            state.pages.for_visit(key, channel.as_str(), vk, make)
+        }
+        None => Arc::from(make()),
+    })
 }
