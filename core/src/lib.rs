@@ -20,6 +20,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod buyers;
 pub mod authz;
 pub mod bundles;
 pub mod catalog;
@@ -27,8 +28,13 @@ pub mod cli;
 pub mod demo;
 pub mod finance;
 pub mod http;
+pub mod idempotency;
+pub mod inventory;
+pub mod orders;
 pub mod outbox;
 pub mod pages;
+pub mod payments;
+pub mod pii;
 pub mod quotes;
 pub mod state;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The one small shared state every handler receives: settings, the database, the tenant
-//! snapshot cache, the token cache and the login throttle.
+//! snapshot cache, the token cache, the login throttle, the personal-data vault, the payment
+//! provider and the order desk.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,16 @@ pub struct Settings {
     pub timer_poll: Duration,
     /// How often the outbox relay looks for messages to deliver.
     pub outbox_poll: Duration,
+    /// The URL this service is reached at from outside (payment return and callback links).
+    pub public_url: String,
+    /// The master key of personal data at rest; `None` → a random key for this process only
+    /// (tests), so data sealed with it cannot be read after a restart.
+    pub pii_key: Option<crate::pii::MasterKey>,
+    /// The payment provider; `None` → orders cannot be paid online.
+    pub payments: Option<forecourt_plugins::payments::http::ProviderConfig>,
+    /// Deliver SMS through the fake adapter: codes go to the log and the `/dev/sms` inbox page
+    /// (demo and tests only).
+    pub fake_sms: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +54,10 @@ impl Default for Settings {
             publish_poll: Duration::from_millis(200),
             timer_poll: Duration::from_millis(500),
             outbox_poll: Duration::from_millis(500),
+            public_url: "http://localhost:8080".into(),
+            pii_key: None,
+            payments: None,
+            fake_sms: false,
         }
     }
 }
@@ -59,6 +74,12 @@ pub struct Inner {
     pub workflows: crate::workflows::WorkflowCache,
     /// The block library, every tenant's live pages and rendered pages.
     pub pages: crate::pages::PageCache,
+    /// Seals, opens and indexes personal data.
+    pub pii: crate::pii::Vault,
+    /// The payment provider, if one is configured.
+    pub payments: Option<Arc<dyn forecourt_plugins::payments::PaymentProvider>>,
+    /// The order desk: the writer tasks that commit orders in batches.
+    pub orders: crate::orders::OrderDesk,
 }
 
 /// Cheap to clone; shared by every request.
@@ -75,6 +96,15 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(db: Db, settings: Settings) -> Self {
         let tokens = TokenCache::new(settings.credential_cache_ttl);
+        let pii = match &settings.pii_key {
+            Some(key) => crate::pii::Vault::from_master(key.bytes()),
+            None => crate::pii::Vault::random(),
+        };
+        let payments = settings.payments.clone().map(|config| {
+            Arc::new(forecourt_plugins::payments::http::HttpProvider::new(config))
+                as Arc<dyn forecourt_plugins::payments::PaymentProvider>
+        });
+        let orders = crate::orders::OrderDesk::new(&db);
         AppState(Arc::new(Inner {
             db,
             settings,
@@ -84,6 +114,9 @@ impl AppState {
             scripts: forecourt_plugins::ScriptRuntime::default(),
             workflows: crate::workflows::WorkflowCache::default(),
             pages: crate::pages::PageCache::default(),
+            pii,
+            payments,
+            orders,
         }))
     }
 }

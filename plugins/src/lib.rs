@@ -50,6 +50,7 @@
 
 pub mod error;
 pub mod hooks;
+pub mod payments;
 pub mod runtime;
 pub mod sandbox;
 pub mod suite;

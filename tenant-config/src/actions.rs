@@ -78,6 +78,26 @@ pub const ACTIONS: &[ActionDef] = &[
         description: "Open the page builder: read storefront pages, save drafts and preview them",
     },
     ActionDef {
+        name: "vehicle.read",
+        description: "Read vehicle stock (VIN, build, store, status, age and holding cost)",
+    },
+    ActionDef {
+        name: "vehicle.import",
+        description: "Import vehicles from CSV and sync them from a dealer management system",
+    },
+    ActionDef {
+        name: "order.read",
+        description: "Read vehicle orders of a store (personal data masked without `pii.read`)",
+    },
+    ActionDef {
+        name: "order.manage",
+        description: "Move vehicle orders through their workflow: allocate, ready, deliver, cancel",
+    },
+    ActionDef {
+        name: "pii.read",
+        description: "See buyers' personal data (name, mobile, ID number) unmasked",
+    },
+    ActionDef {
         name: "page.publish",
         description: "Publish storefront pages and roll them back to an earlier version",
     },

@@ -27,6 +27,57 @@ pub struct TenantDoc {
     /// tenant takes no test-drive bookings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_drives: Option<TestDriveSettings>,
+    /// Vehicle orders: lifecycle workflow, deposit, reservation and refund rules; absent → the
+    /// tenant takes no online orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<OrderSettings>,
+}
+
+/// How buyers order vehicles online. Amounts are minor units of the tenant's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderSettings {
+    /// The lifecycle workflow (its subject type is `vehicle_order`).
+    #[serde(default = "default_order_workflow")]
+    pub workflow: String,
+    /// The deposit that confirms an order.
+    pub deposit: i64,
+    /// How long a vehicle stays reserved for an order whose deposit is unpaid.
+    #[serde(default = "default_reservation_minutes")]
+    pub reservation_minutes: u32,
+    /// Accept an order for a build no vehicle matches (a factory order, allocated later).
+    #[serde(default)]
+    pub build_to_order: bool,
+    /// What a cancellation refunds, by the order's state (first matching rule).
+    #[serde(default)]
+    pub refunds: Vec<RefundRule>,
+}
+
+/// A cancelled order in one of `states` refunds what was paid minus `keep`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRule {
+    pub states: Vec<String>,
+    pub keep: i64,
+}
+
+impl OrderSettings {
+    /// What the tenant keeps when an order in `state` is cancelled.
+    pub fn kept_on_cancel(&self, state: &str) -> i64 {
+        self.refunds
+            .iter()
+            .find(|r| r.states.iter().any(|s| s == state))
+            .map(|r| r.keep)
+            .unwrap_or(0)
+    }
+}
+
+fn default_order_workflow() -> String {
+    "vehicle_order".into()
+}
+
+fn default_reservation_minutes() -> u32 {
+    30
 }
 
 /// How buyers book test drives: slots of `slot_minutes` within each store's opening hours,

@@ -86,6 +86,8 @@ fn public_api() -> OpenApiRouter<AppState> {
         .merge(crate::quotes::routes::public_router())
         .merge(crate::test_drives::routes::public_router())
         .merge(crate::pages::routes::public_router())
+        .merge(crate::orders::routes::public_router())
+        .merge(crate::buyers::routes::public_router())
 }
 
 fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState> {
@@ -106,6 +108,8 @@ fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState>
         .merge(crate::outbox::routes::router())
         .merge(crate::test_drives::routes::router())
         .merge(crate::pages::routes::router())
+        .merge(crate::inventory::routes::router())
+        .merge(crate::orders::routes::router())
         .merge(crate::bundles::routes::router().layer(DefaultBodyLimit::max(bundle_limit)))
         .layer(DefaultBodyLimit::max(body_limit))
 }

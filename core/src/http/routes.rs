@@ -14,6 +14,9 @@ pub enum Access {
     /// Authenticated, and the Cedar policies must allow this action on the resource the
     /// handler names.
     Action(&'static str),
+    /// A signed-in buyer of the storefront's tenant (buyer session cookie or bearer token);
+    /// the handler shows that buyer's own records only.
+    Buyer,
 }
 
 /// `(method, path as in the router, access)`.
@@ -25,6 +28,48 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/schemas/tenant.json", Access::Public),
     ("GET", "/api/v1/schemas/workflow.json", Access::Public),
     ("GET", "/api/v1/public/test-drives/slots", Access::Public),
+    // Vehicle orders, payments and buyers (storefront).
+    ("POST", "/api/v1/public/orders", Access::Public),
+    ("GET", "/api/v1/public/orders/{token}", Access::Public),
+    (
+        "POST",
+        "/api/v1/public/orders/{token}/commands",
+        Access::Public,
+    ),
+    (
+        "POST",
+        "/api/v1/public/orders/{token}/payments",
+        Access::Public,
+    ),
+    ("POST", "/api/v1/public/payments/callback", Access::Public),
+    ("POST", "/api/v1/public/buyer/otp", Access::Public),
+    ("POST", "/api/v1/public/buyer/session", Access::Public),
+    ("DELETE", "/api/v1/public/buyer/session", Access::Buyer),
+    ("GET", "/api/v1/public/buyer/me", Access::Buyer),
+    ("GET", "/api/v1/public/buyer/orders", Access::Buyer),
+    ("GET", "/api/v1/public/buyer/test-drives", Access::Buyer),
+    ("GET", "/api/v1/public/buyer/quotes", Access::Buyer),
+    ("GET", "/dev/sms", Access::Public),
+    // Vehicle stock and orders (staff and integrators).
+    ("GET", "/api/v1/vehicles", Access::Action("vehicle.read")),
+    ("GET", "/api/v1/vehicles/{vin}", Access::Action("vehicle.read")),
+    (
+        "POST",
+        "/api/v1/vehicles/import",
+        Access::Action("vehicle.import"),
+    ),
+    (
+        "POST",
+        "/api/v1/vehicles/sync",
+        Access::Action("vehicle.import"),
+    ),
+    ("GET", "/api/v1/orders", Access::Action("order.read")),
+    ("GET", "/api/v1/orders/{id}", Access::Action("order.read")),
+    (
+        "POST",
+        "/api/v1/orders/{id}/commands",
+        Access::Action("order.manage"),
+    ),
     ("POST", "/api/v1/public/test-drives", Access::Public),
     ("GET", "/api/v1/public/test-drives/{code}", Access::Public),
     (
@@ -218,10 +263,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
 pub const TENANT_PREFIX: &str = "/t/{slug}";
 
 /// The declared access of `method path`, if declared. A storefront route under
-/// [`TENANT_PREFIX`] has the access of the same route without it, and must be public.
+/// [`TENANT_PREFIX`] has the access of the same route without it, and must be public or for
+/// buyers.
 pub fn access(method: &str, path: &str) -> Option<Access> {
     if let Some(rest) = path.strip_prefix(TENANT_PREFIX) {
-        return access(method, rest).filter(|a| *a == Access::Public);
+        return access(method, rest).filter(|a| matches!(a, Access::Public | Access::Buyer));
     }
     ROUTES
         .iter()

@@ -1,0 +1,8 @@
+//! Buyer routes. (Being implemented.)
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn public_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}

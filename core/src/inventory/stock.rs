@@ -1,0 +1,225 @@
+//! Stock as orders use it: a vehicle's status, the build key orders match on, and atomic
+//! reservation of one vehicle for one order.
+//!
+//! **Invariants**
+//! - A vehicle is promised to at most one order: every change of `hold` is one conditional
+//!   `UPDATE` whose `WHERE` re-checks that the vehicle is still free (or its reservation has
+//!   lapsed), so concurrent buyers — in one batch, on many connections or on many nodes — can
+//!   never both get it. On PostgreSQL a re-checked row that another transaction took first no
+//!   longer matches, and `FOR UPDATE SKIP LOCKED` lets concurrent buyers pick different units.
+//! - A reservation carries an expiry; once it has passed, the vehicle counts as free for the
+//!   next buyer even before the sweeper has cancelled the lapsed order.
+
+use sqlx::Row;
+
+use crate::store::{Backend, TenantTx};
+
+/// Where a vehicle is, in order: built, shipped, at the store, handed over.
+pub const STAGES: [&str; 4] = ["in_production", "in_transit", "in_stock", "delivered"];
+
+/// The status staff and buyers see: `delivered`, else `sold` or `reserved` when promised to an
+/// order, else the stage.
+pub fn status<'a>(stage: &'a str, hold: &'a str) -> &'a str {
+    match (stage, hold) {
+        ("delivered", _) => "delivered",
+        (_, "sold") => "sold",
+        (_, "reserved") => "reserved",
+        (stage, _) => stage,
+    }
+}
+
+/// `model/trim/opt+opt+…` with the options sorted and deduplicated: equal builds, equal keys.
+pub fn build_key(model: &str, trim: &str, options: &[String]) -> String {
+    let mut options: Vec<&str> = options.iter().map(String::as_str).collect();
+    options.sort_unstable();
+    options.dedup();
+    format!("{model}/{trim}/{}", options.join("+"))
+}
+
+/// A vehicle just reserved for an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reserved {
+    pub vin: String,
+    pub store: String,
+    pub build_key: String,
+}
+
+/// The condition "free, or its reservation lapsed before `$now`" with `$now` bound at `n`.
+fn free_at(n: usize) -> String {
+    format!("stage <> 'delivered' AND (hold = 'free' OR (hold = 'reserved' AND reserved_until < ${n}))")
+}
+
+/// Reserves vehicle `vin` for `order_id` until `until`; `None` when it is not free (taken,
+/// sold, delivered) or unknown.
+pub async fn reserve_vin(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    vin: &str,
+    order_id: &str,
+    until: i64,
+    now: i64,
+) -> Result<Option<Reserved>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE vehicles SET hold = 'reserved', order_id = $1, reserved_until = $2, \
+         updated_at = $3, version = version + 1 \
+         WHERE tenant_id = $4 AND vin = $5 AND {} RETURNING vin, store_code, build_key",
+        free_at(3)
+    );
+    let row = sqlx::query(&sql)
+        .bind(order_id)
+        .bind(until)
+        .bind(now)
+        .bind(tenant_id)
+        .bind(vin)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| reserved(&r)).transpose()
+}
+
+/// Reserves one free vehicle of `build_key` for `order_id` until `until`: in stock first, then
+/// in transit, then in production, earliest arrival first. `None` when none is free.
+pub async fn reserve_matching(
+    tx: &mut TenantTx,
+    backend: Backend,
+    tenant_id: &str,
+    build_key: &str,
+    order_id: &str,
+    until: i64,
+    now: i64,
+) -> Result<Option<Reserved>, sqlx::Error> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE vehicles SET hold = 'reserved', order_id = $1, reserved_until = $2, \
+         updated_at = $3, version = version + 1 \
+         WHERE tenant_id = $4 AND {free} AND vin = (\
+           SELECT vin FROM vehicles WHERE tenant_id = $4 AND build_key = $5 AND {free} \
+           ORDER BY CASE stage WHEN 'in_stock' THEN 0 WHEN 'in_transit' THEN 1 ELSE 2 END, \
+                    arrival_date, vin LIMIT 1{lock}) \
+         RETURNING vin, store_code, build_key",
+        free = free_at(3),
+    );
+    let row = sqlx::query(&sql)
+        .bind(order_id)
+        .bind(until)
+        .bind(now)
+        .bind(tenant_id)
+        .bind(build_key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| reserved(&r)).transpose()
+}
+
+fn reserved(row: &sqlx::any::AnyRow) -> Result<Reserved, sqlx::Error> {
+    Ok(Reserved {
+        vin: row.try_get("vin")?,
+        store: row.try_get("store_code")?,
+        build_key: row.try_get("build_key")?,
+    })
+}
+
+/// Makes the reservation of `order_id` firm (no expiry) if it still holds at `now`; false when
+/// it lapsed and the vehicle went to someone else (or was never reserved).
+pub async fn confirm(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    order_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE vehicles SET reserved_until = NULL, updated_at = $1, version = version + 1 \
+         WHERE tenant_id = $2 AND order_id = $3 AND hold = 'reserved' \
+         AND (reserved_until IS NULL OR reserved_until >= $1)",
+    )
+    .bind(now)
+    .bind(tenant_id)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
+
+/// Marks the vehicle held for `order_id` as sold to it; false when the order holds none.
+pub async fn sell(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    order_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE vehicles SET hold = 'sold', reserved_until = NULL, updated_at = $1, \
+         version = version + 1 WHERE tenant_id = $2 AND order_id = $3 AND hold <> 'free'",
+    )
+    .bind(now)
+    .bind(tenant_id)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
+
+/// Marks the vehicle sold to `order_id` as handed over.
+pub async fn deliver(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    order_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE vehicles SET stage = 'delivered', hold = 'sold', reserved_until = NULL, \
+         updated_at = $1, version = version + 1 WHERE tenant_id = $2 AND order_id = $3",
+    )
+    .bind(now)
+    .bind(tenant_id)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
+
+/// Frees whatever vehicle `order_id` holds (cancelled or lapsed order); returns how many.
+pub async fn release(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    order_id: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE vehicles SET hold = 'free', order_id = NULL, reserved_until = NULL, \
+         updated_at = $1, version = version + 1 \
+         WHERE tenant_id = $2 AND order_id = $3 AND stage <> 'delivered'",
+    )
+    .bind(now)
+    .bind(tenant_id)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_keys_ignore_option_order_and_repeats() {
+        let a = build_key("s7", "s7-pro", &["red".into(), "tow".into(), "red".into()]);
+        let b = build_key("s7", "s7-pro", &["tow".into(), "red".into()]);
+        assert_eq!(a, b);
+        assert_eq!(a, "s7/s7-pro/red+tow");
+        assert_eq!(build_key("s7", "s7-pro", &[]), "s7/s7-pro/");
+    }
+
+    #[test]
+    fn status_combines_stage_and_hold() {
+        assert_eq!(status("in_transit", "free"), "in_transit");
+        assert_eq!(status("in_stock", "reserved"), "reserved");
+        assert_eq!(status("in_stock", "sold"), "sold");
+        assert_eq!(status("delivered", "sold"), "delivered");
+    }
+}

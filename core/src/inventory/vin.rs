@@ -1,0 +1,1 @@
+//! VIN validation (being written).

@@ -1,0 +1,1 @@
+//! Payments of orders. (Being implemented.)
