@@ -161,6 +161,196 @@ pub struct ServeArgs {
     /// How often to look for due workflow timers, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub timer_poll_ms: u64,
+    /// File holding the master key of personal data at rest (32 raw bytes or 64 hex
+    /// characters). The key may instead come from the environment variable FORECOURT_PII_KEY
+    /// (64 hex characters). The demo on SQLite creates one next to the database file.
+    #[arg(long, value_name = "PATH")]
+    pub pii_key_file: Option<PathBuf>,
+    /// Deliver text messages (buyers' sign-in codes) through the fake SMS adapter: to the log and
+    /// the storefront's /dev/sms page, never to a phone. On with --demo.
+    #[arg(long, env = "FORECOURT_FAKE_SMS")]
+    pub fake_sms: bool,
+    /// The URL this service is reached at from outside (payment return and callback links);
+    /// default http://LISTEN.
+    #[arg(long, env = "FORECOURT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The payment provider's API base URL (a FakePay-contract provider). Its API key and
+    /// webhook secret come from FORECOURT_PAYMENTS_API_KEY and FORECOURT_PAYMENTS_WEBHOOK_SECRET.
+    #[arg(long, env = "FORECOURT_PAYMENTS_URL", conflicts_with = "fake_payments")]
+    pub payments_url: Option<String>,
+    /// Start the local fake payment provider (FakePay) in this process and pay through it; tests
+    /// and demo only, never real money. On with --demo unless --payments-url is given.
+    #[arg(long)]
+    pub fake_payments: bool,
+    /// Where the fake payment provider listens (127.0.0.1 only; port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub fake_payments_listen: std::net::SocketAddr,
+}
+
+/// The payment provider of a server: a configured one, the in-process fake, or none.
+async fn payment_provider(
+    args: &ServeArgs,
+) -> anyhow::Result<(
+    Option<forecourt_plugins::payments::http::ProviderConfig>,
+    Option<forecourt_plugins::payments::fake::FakePay>,
+)> {
+    use forecourt_plugins::payments::{fake, http::ProviderConfig};
+    if let Some(url) = &args.payments_url {
+        let secret = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .with_context(|| format!("--payments-url needs the environment variable {name}"))
+        };
+        return Ok((
+            Some(ProviderConfig {
+                base_url: url.trim_end_matches('/').to_string(),
+                api_key: secret("FORECOURT_PAYMENTS_API_KEY")?,
+                webhook_secret: secret("FORECOURT_PAYMENTS_WEBHOOK_SECRET")?,
+            }),
+            None,
+        ));
+    }
+    if !(args.fake_payments || args.demo) {
+        return Ok((None, None));
+    }
+    if !args.fake_payments_listen.ip().is_loopback() {
+        bail!("the fake payment provider listens on 127.0.0.1 only");
+    }
+    let random = || {
+        use rand::RngCore;
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    let (api_key, webhook_secret) = (random(), random());
+    let server = fake::FakePay::start(
+        fake::FakeConfig {
+            api_key: api_key.clone(),
+            webhook_secret: webhook_secret.clone(),
+        },
+        args.fake_payments_listen,
+    )
+    .await
+    .context("starting the fake payment provider")?;
+    Ok((
+        Some(ProviderConfig {
+            base_url: server.base_url(),
+            api_key,
+            webhook_secret,
+        }),
+        Some(server),
+    ))
+}
+
+/// The environment variable holding the personal-data master key (64 hex characters).
+pub const PII_KEY_ENV: &str = "FORECOURT_PII_KEY";
+/// The key file the demo on SQLite creates next to its database file.
+pub const DEMO_KEY_FILE: &str = "forecourt-pii.key";
+
+/// The directory of a `sqlite://PATH` database file; `None` for PostgreSQL or in-memory SQLite.
+fn sqlite_dir(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    let dir = std::path::Path::new(path)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    Some(if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    })
+}
+
+fn read_key_file(path: &std::path::Path) -> anyhow::Result<crate::pii::MasterKey> {
+    let raw =
+        std::fs::read(path).with_context(|| format!("reading the key file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(file = %path.display(), "the personal-data key file is readable by other users; chmod 600 it");
+            }
+        }
+    }
+    crate::pii::MasterKey::parse(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Creates the demo key file (mode 0600) unless it exists, then reads it. Two servers starting
+/// at once agree on one key: the file appears whole or not at all (written aside, then linked).
+fn demo_key(dir: &std::path::Path) -> anyhow::Result<(crate::pii::MasterKey, PathBuf, bool)> {
+    let path = dir.join(DEMO_KEY_FILE);
+    if path.exists() {
+        return Ok((read_key_file(&path)?, path, false));
+    }
+    let aside = dir.join(format!(
+        ".{DEMO_KEY_FILE}.{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    {
+        use std::io::Write;
+        let mut file = options
+            .open(&aside)
+            .with_context(|| format!("creating the demo key file in {}", dir.display()))?;
+        file.write_all(format!("{}\n", crate::pii::MasterKey::generate().to_hex()).as_bytes())?;
+        file.sync_all()?;
+    }
+    let linked = std::fs::hard_link(&aside, &path);
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok((read_key_file(&path)?, path, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok((read_key_file(&path)?, path, false))
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+/// The master key of personal data for `serve`: FORECOURT_PII_KEY, else --pii-key-file, else
+/// (demo on SQLite only) the demo key file; otherwise the server refuses to start.
+fn pii_master_key(cli: &Cli, args: &ServeArgs) -> anyhow::Result<crate::pii::MasterKey> {
+    let from_env = std::env::var(PII_KEY_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    match (from_env, &args.pii_key_file) {
+        (Some(_), Some(file)) => bail!(
+            "both {PII_KEY_ENV} and --pii-key-file {} give a personal-data key; give one",
+            file.display()
+        ),
+        (Some(hex_key), None) => {
+            let key = hex_key.trim();
+            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("{PII_KEY_ENV} must be 64 hex characters (32 bytes); it has {} characters", key.len());
+            }
+            crate::pii::MasterKey::parse(key.as_bytes()).map_err(|e| anyhow::anyhow!("{PII_KEY_ENV}: {e}"))
+        }
+        (None, Some(file)) => read_key_file(file),
+        (None, None) => match (args.demo, sqlite_dir(&cli.database_url)) {
+            (true, Some(dir)) => {
+                let (key, path, created) = demo_key(&dir)?;
+                println!(
+                    "personal data: demo key {} {}",
+                    if created { "created in" } else { "read from" },
+                    path.display()
+                );
+                Ok(key)
+            }
+            _ => bail!(
+                "no key for personal data at rest: set {PII_KEY_ENV} to 64 hex characters or pass                  --pii-key-file PATH (32 raw bytes or 64 hex characters); keep the same key for every                  node and every restart, or the sealed names and numbers cannot be read.                  (Only `serve --demo` on SQLite makes its own, next to the database file.)                  Generate one with: openssl rand -hex 32"
+            ),
+        },
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -807,15 +997,42 @@ fn validate(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
+    let pii_key = pii_master_key(cli, args)?;
+    let (payments, fakepay) = payment_provider(args).await?;
     let settings = Settings {
+        payments,
         base_domain: args.base_domain.clone(),
         secure_cookies: args.secure_cookies,
         body_limit: args.body_limit,
         publish_poll: Duration::from_millis(args.publish_poll_ms.max(50)),
         timer_poll: Duration::from_millis(args.timer_poll_ms.max(50)),
+        public_url: args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen))
+            .trim_end_matches('/')
+            .to_string(),
+        pii_key: Some(pii_key),
+        fake_sms: args.fake_sms || args.demo,
         ..Settings::default()
     };
     let state = state_for(cli, args.db_pool, settings).await?;
+    // Rows written before personal data was sealed are sealed now (once; sealed rows are skipped).
+    let sealed = crate::pii::seal_legacy_rows(&state.db, &state.pii)
+        .await
+        .context("sealing contact details stored in plain text by an older version")?;
+    if sealed > 0 {
+        println!("personal data: sealed the contact details of {sealed} older row(s)");
+    }
+    if let Some(fake) = &fakepay {
+        println!(
+            "payments: fake provider (FakePay, demo only, no real money) at {}",
+            fake.base_url()
+        );
+    }
+    if state.settings.fake_sms {
+        println!("text messages: fake SMS adapter (demo only): sign-in codes go to the log and {{storefront}}/dev/sms, never to a phone");
+    }
     crate::http::metrics::handle();
     if args.demo {
         let dir = demo::examples_dir(args.examples_dir.as_deref());
@@ -856,8 +1073,29 @@ impl Drop for Background {
     }
 }
 
+/// The relay's adapters by kind: SMS to the SMS adapter (the fake one with `--fake-sms`; without
+/// it and without a gateway, SMS messages fail with a clear reason, are retried and then
+/// dead-lettered), everything else to the local inbox.
+pub fn channels(state: &AppState) -> crate::outbox::Channels {
+    use crate::outbox::{Channels, Deliver, Kind, LocalInbox, Unconfigured};
+    use std::sync::Arc;
+    let sms: Arc<dyn Deliver> = if state.settings.fake_sms {
+        Arc::new(crate::buyers::sms::SmsChannel::new(
+            state.db.clone(),
+            state.pii.clone(),
+            Arc::new(crate::buyers::sms::FakeSms::shared()),
+        ))
+    } else {
+        Arc::new(Unconfigured {
+            reason: "no SMS gateway is configured (start the server with --fake-sms for a demo)"
+                .into(),
+        })
+    };
+    Channels::new(Arc::new(LocalInbox)).route(Kind::Sms, sms)
+}
+
 /// Starts a node's background tasks: the watcher that swaps snapshots published by other
-/// nodes, the workflow timer scheduler and the outbox relay.
+/// nodes, the workflow timer scheduler, the outbox relay and the refund worker.
 pub fn spawn_background(state: &AppState) -> Background {
     let for_watch = state.clone();
     let invalidate = std::sync::Arc::new(
@@ -879,8 +1117,12 @@ pub fn spawn_background(state: &AppState) -> Background {
     ));
     let relay = tokio::spawn(crate::outbox::run_relay(
         state.db.clone(),
-        std::sync::Arc::new(crate::outbox::LocalInbox),
+        std::sync::Arc::new(channels(state)),
         state.settings.outbox_poll,
     ));
-    Background(vec![watcher, scheduler, relay])
+    let refunds = tokio::spawn(crate::payments::run_refunds(
+        std::sync::Arc::downgrade(&state.0),
+        state.settings.outbox_poll,
+    ));
+    Background(vec![watcher, scheduler, relay, refunds])
 }

@@ -1,6 +1,6 @@
-//! The demo: the two example tenants (`aurora`, `shudao`) with their bundles and one user per
-//! demo role, applied idempotently by `forecourt serve --demo`. Demo passwords are for the demo
-//! only.
+//! The demo: the two example tenants (`aurora`, `shudao`) with their bundles, one user per
+//! demo role and their vehicle stock (`stock.csv`, through the import's checks), applied
+//! idempotently by `forecourt serve --demo`. Demo passwords are for the demo only.
 
 use std::path::{Path, PathBuf};
 
@@ -9,12 +9,18 @@ use serde::Deserialize;
 
 use crate::bundles::{self, Origin};
 use crate::http::error::ApiError;
+use crate::inventory;
 use crate::state::AppState;
 use crate::tenancy;
 use crate::users::{self, NewUser};
 
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "forecourt-demo";
+
+/// The day the dates of the demo's `stock.csv` files are written relative to: seeding shifts
+/// every arrival date by the days from this day to today (in the tenant's time zone), so ages,
+/// holding costs and arrivals still ahead look the same whenever the demo starts.
+pub const DEMO_STOCK_ANCHOR: jiff::civil::Date = jiff::civil::date(2026, 11, 26);
 
 /// The demo tenants: directory under `examples/`.
 pub const DEMO_TENANTS: &[&str] = &["aurora-motors", "shudao-auto-group"];
@@ -91,6 +97,10 @@ pub async fn apply_demo(state: &AppState, examples: &Path) -> Result<Vec<DemoTen
             }
             users_out.push((u.email, u.roles));
         }
+        let stock = base.join("stock.csv");
+        if stock.is_file() {
+            seed_stock(state, &snapshot, &stock).await?;
+        }
         out.push(DemoTenant {
             slug: tenant.slug.clone(),
             version: outcome.version,
@@ -98,4 +108,27 @@ pub async fn apply_demo(state: &AppState, examples: &Path) -> Result<Vec<DemoTen
         });
     }
     Ok(out)
+}
+
+/// Seeds a demo tenant's stock from `path` (only VINs not stored yet), dates shifted from
+/// [`DEMO_STOCK_ANCHOR`] to today.
+async fn seed_stock(
+    state: &AppState,
+    snapshot: &crate::tenancy::Snapshot,
+    path: &Path,
+) -> Result<(), ApiError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ApiError::Internal(format!("demo stock {}: {e}", path.display())))?;
+    let mut upload = inventory::import::parse_csv(&bytes)?;
+    let shift = DEMO_STOCK_ANCHOR
+        .until(inventory::today(snapshot))
+        .map_err(ApiError::internal)?;
+    for (_, item) in &mut upload.items {
+        if let Some(day) = item.arrival_date.as_deref().and_then(inventory::parse_date) {
+            let shifted = day.checked_add(shift).map_err(ApiError::internal)?;
+            item.arrival_date = Some(shifted.to_string());
+        }
+    }
+    inventory::import::seed(state, snapshot, upload, "demo").await?;
+    Ok(())
 }

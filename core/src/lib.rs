@@ -20,9 +20,9 @@
 
 pub mod audit;
 pub mod auth;
-pub mod buyers;
 pub mod authz;
 pub mod bundles;
+pub mod buyers;
 pub mod catalog;
 pub mod cli;
 pub mod demo;

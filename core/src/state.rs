@@ -18,7 +18,7 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Largest accepted request body, except bundle uploads.
     pub body_limit: usize,
-    /// Largest accepted bundle upload.
+    /// Largest accepted upload: bundles and stock (CSV import, DMS sync).
     pub bundle_body_limit: usize,
     /// How long a login session lasts.
     pub session_ttl: Duration,

@@ -167,14 +167,19 @@ CREATE TABLE refunds (
     payment_id      TEXT    NOT NULL,
     amount          BIGINT  NOT NULL,
     reason          TEXT    NOT NULL,
-    -- requested → succeeded | failed
+    -- requested → pending (the provider took it) → succeeded | failed
     status          TEXT    NOT NULL,
     provider_ref    TEXT,
+    -- The refund worker's retries: attempts so far, when to try next, the last error.
+    attempts        BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL DEFAULT 0,
+    last_error      TEXT,
     created_at      BIGINT  NOT NULL,
     updated_at      BIGINT  NOT NULL,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, payment_id) REFERENCES payments (tenant_id, id)
 );
+CREATE INDEX refunds_due ON refunds (status, next_attempt_at);
 
 -- Every provider callback received, verified or not: replays and forgeries are kept here (and
 -- logged) and change nothing. `event_id` is the provider's; a verified event counts once.
@@ -210,4 +215,7 @@ END $$;
 CREATE POLICY scheduler_scan ON orders FOR SELECT
     USING (current_setting('forecourt.scheduler', true) = 'scan');
 CREATE POLICY scheduler_scan ON idempotency_keys FOR ALL
+    USING (current_setting('forecourt.scheduler', true) = 'scan');
+-- The refund worker claims requested refunds of every tenant.
+CREATE POLICY scheduler_scan ON refunds FOR ALL
     USING (current_setting('forecourt.scheduler', true) = 'scan');

@@ -71,7 +71,8 @@ pub const ACTIONS: &[ActionDef] = &[
     },
     ActionDef {
         name: "test_drive.read",
-        description: "Read test-drive bookings, including the buyer's contact details",
+        description:
+            "Read test-drive bookings (the buyer's contact details masked without `pii.read`)",
     },
     ActionDef {
         name: "page.edit",

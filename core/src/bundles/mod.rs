@@ -109,6 +109,7 @@ pub fn validate_for(tenant: &TenantRow, source: &BundleSource) -> Result<Validat
             Vec::new()
         }
     };
+    problems.extend(order_problems(&bundle, &workflows));
     let site = crate::pages::site::build(&bundle.tenant().tenant.slug, Some(&bundle));
     let pages = match crate::pages::bundle_pages(crate::pages::renderer(), &site, &bundle) {
         Ok(p) => p,
@@ -169,6 +170,92 @@ fn fleet_problems(bundle: &Bundle) -> Vec<Diagnostic> {
             )
         })
         .collect()
+}
+
+/// The order lifecycle named by `orders.workflow`, when the bundle carries it, must be about
+/// `vehicle_order` records and have the transitions the platform fires (`deposit_paid` leaving
+/// the initial state, `balance_paid`); every state a refund rule names must be one of its states.
+fn order_problems(
+    bundle: &Bundle,
+    workflows: &[crate::workflows::BundleWorkflow],
+) -> Vec<Diagnostic> {
+    let Some(settings) = &bundle.tenant().orders else {
+        return Vec::new();
+    };
+    let file = bundle
+        .files()
+        .keys()
+        .find(|p| forecourt_tenant_config::TENANT_FILES.contains(&p.as_str()))
+        .cloned()
+        .unwrap_or_else(|| "tenant.yaml".into());
+    let doc = forecourt_tenant_config::Document::parse(
+        &file,
+        bundle.files().get(&file).map(String::as_str).unwrap_or(""),
+    );
+    // A lifecycle published through the workflow API instead of the bundle is checked when
+    // an order starts it (409 `workflow_missing` or `workflow_subject_mismatch`).
+    let Some(wf) = workflows.iter().find(|w| w.id == settings.workflow) else {
+        return Vec::new();
+    };
+    let wf = &wf.workflow;
+    let mut problems = Vec::new();
+    if wf.subject() != crate::orders::SUBJECT {
+        problems.push(doc.error(
+            "orders.workflow_subject",
+            "/orders/workflow",
+            format!(
+                "workflow `{}` is about `{}` records; an order lifecycle is about `{}`",
+                wf.id(),
+                wf.subject(),
+                crate::orders::SUBJECT
+            ),
+        ));
+    }
+    let initial = wf.initial().name.clone();
+    for (name, why) in [
+        (
+            "deposit_paid",
+            "fired when the deposit's payment is confirmed",
+        ),
+        (
+            "balance_paid",
+            "fired when the balance's payment is confirmed",
+        ),
+    ] {
+        match wf.transition(name) {
+            None => problems.push(doc.error(
+                "orders.missing_transition",
+                "/orders/workflow",
+                format!(
+                    "workflow `{}` has no transition `{name}` ({why})",
+                    wf.id()
+                ),
+            )),
+            Some(t) if name == "deposit_paid" && !t.from.names().contains(&initial) => {
+                problems.push(doc.error(
+                    "orders.missing_transition",
+                    "/orders/workflow",
+                    format!(
+                        "transition `deposit_paid` of workflow `{}` must leave the initial state `{initial}`",
+                        wf.id()
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    for (i, rule) in settings.refunds.iter().enumerate() {
+        for (j, state) in rule.states.iter().enumerate() {
+            if !wf.has_state(state) {
+                problems.push(doc.error(
+                    "orders.unknown_state",
+                    &format!("/orders/refunds/{i}/states/{j}"),
+                    format!("workflow `{}` has no state `{state}`", wf.id()),
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// Compiles every script of the bundle and runs its test cases: a broken rule never goes live.

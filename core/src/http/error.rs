@@ -49,6 +49,15 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    /// An upload (a CSV file or a batch of JSON items) refused as a whole, with every problem
+    /// located (CSV line and column, or JSON pointer) and coded; nothing was written.
+    #[error("upload refused")]
+    Upload {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+        errors: Vec<LocatedError>,
+    },
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("payload too large")]
@@ -57,6 +66,20 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// One problem of an upload: its own stable code, where (`line` and `column` of a CSV file, or
+/// `pointer` into a JSON body) and why.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LocatedError {
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    pub message: String,
 }
 
 /// Where a request was wrong: a JSON pointer into the body or the name of a parameter.
@@ -113,6 +136,7 @@ impl ApiError {
             | ApiError::InvalidPage { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Rejected { status, .. } => *status,
             ApiError::WorkflowRefused { status, .. } => *status,
+            ApiError::Upload { status, .. } => *status,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -133,6 +157,7 @@ impl ApiError {
             ApiError::InvalidPage { .. } => "page_invalid",
             ApiError::Rejected { .. } => "invalid_request",
             ApiError::WorkflowRefused { code, .. } => code,
+            ApiError::Upload { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
@@ -154,6 +179,7 @@ impl ApiError {
             ApiError::InvalidPage { .. } => "The page is not valid; nothing was saved",
             ApiError::Rejected { .. } => "Invalid request",
             ApiError::WorkflowRefused { .. } => "The workflow does not allow this now",
+            ApiError::Upload { .. } => "The upload was refused; nothing was changed",
             ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::PayloadTooLarge => "Request body too large",
             ApiError::Unavailable(_) => "Service unavailable",
@@ -161,7 +187,8 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    /// The human explanation the problem's `detail` carries.
+    pub fn detail(&self) -> String {
         match self {
             ApiError::Unauthenticated(code) => match *code {
                 "invalid_credentials" => "The tenant, email or password is wrong.".into(),
@@ -170,6 +197,9 @@ impl ApiError {
                 }
                 "token_revoked" => "The token was revoked.".into(),
                 "token_invalid" => "The token is not a valid Forecourt token.".into(),
+                "buyer_unauthenticated" => "Sign in as a buyer first: POST /api/v1/public/buyer/otp, then POST /api/v1/public/buyer/session (cookie `fc_buyer` or `Authorization: Bearer fcb_…`).".into(),
+                "buyer_session_invalid" => "This buyer session is not valid on this storefront; sign in again.".into(),
+                "buyer_session_expired" => "This buyer session has expired; sign in again.".into(),
                 _ => {
                     "Send a bearer token (Authorization: Bearer …) or log in for a session cookie."
                         .into()
@@ -190,6 +220,7 @@ impl ApiError {
             }
             ApiError::Rejected { detail, .. } => detail.clone(),
             ApiError::WorkflowRefused { detail, .. } => detail.clone(),
+            ApiError::Upload { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
             }
@@ -220,37 +251,49 @@ pub struct Problem {
     pub errors: Vec<Value>,
 }
 
+/// The problem+json body of `err` (what its response carries).
+pub fn problem_json(err: &ApiError) -> String {
+    serde_json::to_string(&problem(err)).unwrap_or_default()
+}
+
+fn problem(err: &ApiError) -> Problem {
+    let errors: Vec<Value> = match err {
+        ApiError::Invalid { errors, .. } | ApiError::WorkflowRefused { errors, .. } => errors
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+            .collect(),
+        ApiError::InvalidBundle { diagnostics }
+        | ApiError::InvalidWorkflow { diagnostics }
+        | ApiError::InvalidPage { diagnostics } => diagnostics
+            .iter()
+            .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
+            .collect(),
+        ApiError::Upload { errors, .. } => errors
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+            .collect(),
+        ApiError::Forbidden { action, .. } => vec![serde_json::json!({ "action": action })],
+        _ => Vec::new(),
+    };
+    let code = err.code();
+    Problem {
+        type_uri: format!("https://forecourt.dev/problems/{code}"),
+        title: err.title().to_string(),
+        status: err.status().as_u16(),
+        code: code.to_string(),
+        detail: err.detail(),
+        request_id: crate::http::request_id::current(),
+        errors,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
-        let errors: Vec<Value> = match &self {
-            ApiError::Invalid { errors, .. } | ApiError::WorkflowRefused { errors, .. } => errors
-                .iter()
-                .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-                .collect(),
-            ApiError::InvalidBundle { diagnostics }
-            | ApiError::InvalidWorkflow { diagnostics }
-            | ApiError::InvalidPage { diagnostics } => diagnostics
-                .iter()
-                .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
-                .collect(),
-            ApiError::Forbidden { action, .. } => vec![serde_json::json!({ "action": action })],
-            _ => Vec::new(),
-        };
-        let code = self.code();
-        let problem = Problem {
-            type_uri: format!("https://forecourt.dev/problems/{code}"),
-            title: self.title().to_string(),
-            status: status.as_u16(),
-            code: code.to_string(),
-            detail: self.detail(),
-            request_id: crate::http::request_id::current(),
-            errors,
-        };
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let body = serde_json::to_vec(&problem(&self)).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -45,7 +45,28 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// Reads the whole body, mapping the size limit to 413.
+/// A JSON body like [`ApiJson`], with the bytes as sent (for idempotency fingerprints).
+pub struct JsonBody<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let media = media_type(req.headers());
+        if !(media == "application/json"
+            || (media.starts_with("application/") && media.ends_with("+json")))
+        {
+            return Err(ApiError::invalid(
+                "unsupported_media_type",
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
+        }
+        let bytes = body_bytes(req, state).await?;
+        let value = parse_json(&bytes)?;
+        Ok(JsonBody(value, bytes))
+    }
+}
+
 /// The request's media type, lower-cased, without parameters (`application/yaml`).
 pub fn media_type(headers: &axum::http::HeaderMap) -> String {
     headers
@@ -61,6 +82,7 @@ pub fn media_type(headers: &axum::http::HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// Reads the whole body, mapping the size limit to 413.
 pub async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -87,6 +87,7 @@ fn public_api() -> OpenApiRouter<AppState> {
         .merge(crate::test_drives::routes::public_router())
         .merge(crate::pages::routes::public_router())
         .merge(crate::orders::routes::public_router())
+        .merge(crate::payments::routes::public_router())
         .merge(crate::buyers::routes::public_router())
 }
 
@@ -108,7 +109,8 @@ fn api_router(body_limit: usize, bundle_limit: usize) -> OpenApiRouter<AppState>
         .merge(crate::outbox::routes::router())
         .merge(crate::test_drives::routes::router())
         .merge(crate::pages::routes::router())
-        .merge(crate::inventory::routes::router())
+        // Stock uploads (CSV import, DMS sync of up to 5,000 vehicles) get the upload limit.
+        .merge(crate::inventory::routes::router().layer(DefaultBodyLimit::max(bundle_limit)))
         .merge(crate::orders::routes::router())
         .merge(crate::bundles::routes::router().layer(DefaultBodyLimit::max(bundle_limit)))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -145,10 +147,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Refuses a declared `Content-Length` over the route's limit before reading anything.
 async fn early_413(req: Request, next: Next, default: usize, bundle: usize) -> Response {
-    let is_bundle = req
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|p| p.as_str().starts_with("/api/v1/admin/bundle"));
+    let is_bundle = req.extensions().get::<MatchedPath>().is_some_and(|p| {
+        p.as_str().starts_with("/api/v1/admin/bundle")
+            || p.as_str().starts_with("/api/v1/vehicles/")
+    });
     let limit = if is_bundle { bundle } else { default };
     let declared = req
         .headers()

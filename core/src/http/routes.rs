@@ -52,7 +52,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/dev/sms", Access::Public),
     // Vehicle stock and orders (staff and integrators).
     ("GET", "/api/v1/vehicles", Access::Action("vehicle.read")),
-    ("GET", "/api/v1/vehicles/{vin}", Access::Action("vehicle.read")),
+    (
+        "GET",
+        "/api/v1/vehicles/{vin}",
+        Access::Action("vehicle.read"),
+    ),
     (
         "POST",
         "/api/v1/vehicles/import",

@@ -46,7 +46,9 @@ pub struct Reserved {
 
 /// The condition "free, or its reservation lapsed before `$now`" with `$now` bound at `n`.
 fn free_at(n: usize) -> String {
-    format!("stage <> 'delivered' AND (hold = 'free' OR (hold = 'reserved' AND reserved_until < ${n}))")
+    format!(
+        "stage <> 'delivered' AND (hold = 'free' OR (hold = 'reserved' AND reserved_until < ${n}))"
+    )
 }
 
 /// Reserves vehicle `vin` for `order_id` until `until`; `None` when it is not free (taken,
@@ -77,12 +79,15 @@ pub async fn reserve_vin(
 }
 
 /// Reserves one free vehicle of `build_key` for `order_id` until `until`: in stock first, then
-/// in transit, then in production, earliest arrival first. `None` when none is free.
+/// in transit, then in production; at `prefer_store` before other stores; earliest arrival
+/// first. `None` when none is free.
+#[allow(clippy::too_many_arguments)]
 pub async fn reserve_matching(
     tx: &mut TenantTx,
     backend: Backend,
     tenant_id: &str,
     build_key: &str,
+    prefer_store: &str,
     order_id: &str,
     until: i64,
     now: i64,
@@ -97,7 +102,7 @@ pub async fn reserve_matching(
          WHERE tenant_id = $4 AND {free} AND vin = (\
            SELECT vin FROM vehicles WHERE tenant_id = $4 AND build_key = $5 AND {free} \
            ORDER BY CASE stage WHEN 'in_stock' THEN 0 WHEN 'in_transit' THEN 1 ELSE 2 END, \
-                    arrival_date, vin LIMIT 1{lock}) \
+                    CASE WHEN store_code = $6 THEN 0 ELSE 1 END, arrival_date, vin LIMIT 1{lock}) \
          RETURNING vin, store_code, build_key",
         free = free_at(3),
     );
@@ -107,6 +112,7 @@ pub async fn reserve_matching(
         .bind(now)
         .bind(tenant_id)
         .bind(build_key)
+        .bind(prefer_store)
         .fetch_optional(&mut **tx)
         .await?;
     row.map(|r| reserved(&r)).transpose()

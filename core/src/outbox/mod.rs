@@ -4,8 +4,11 @@
 //!
 //! **Invariants**
 //! - A message exists if and only if the change that caused it committed.
-//! - Recipients are references (`buyer:<booking id>`, `role:<role>@<store>`), never contact
-//!   data: personal data stays in its own table and is resolved by the adapter at delivery.
+//! - Recipients are references (`buyer:<booking id>`, `role:<role>@<store>`,
+//!   `otp:<mobile index>`), never contact data: personal data stays in its own table and is
+//!   resolved by the adapter at delivery; a secret in a payload (a sign-in code) is sealed.
+//! - Each kind goes to one adapter ([`Channels`]); a kind whose adapter is missing fails with a
+//!   clear reason and is retried, then dead-lettered — never dropped.
 //! - The relay claims a message with a lease before delivering it, so two nodes do not send
 //!   the same message at the same time; a failed delivery is retried with exponential backoff
 //!   and dead-lettered after [`MAX_ATTEMPTS`].
@@ -36,6 +39,8 @@ pub enum Kind {
     Event,
     /// The result of a tenant script hook run by a workflow action.
     Hook,
+    /// A text message to a mobile number (a buyer's sign-in code), through the SMS adapter.
+    Sms,
 }
 
 impl Kind {
@@ -44,6 +49,7 @@ impl Kind {
             Kind::Notify => "notify",
             Kind::Event => "event",
             Kind::Hook => "hook",
+            Kind::Sms => "sms",
         }
     }
 }
@@ -229,6 +235,57 @@ impl Deliver for LocalInbox {
     }
 }
 
+/// The relay's adapter: routes each message by kind to the adapter of its channel (SMS to the
+/// SMS adapter …) and every other kind to a default (the [`LocalInbox`]).
+pub struct Channels {
+    default: Arc<dyn Deliver>,
+    routes: Vec<(&'static str, Arc<dyn Deliver>)>,
+}
+
+impl Channels {
+    /// Every kind to `default` until routed elsewhere.
+    pub fn new(default: Arc<dyn Deliver>) -> Channels {
+        Channels {
+            default,
+            routes: Vec::new(),
+        }
+    }
+
+    /// Messages of `kind` go to `adapter` (a later route for the same kind wins).
+    pub fn route(mut self, kind: Kind, adapter: Arc<dyn Deliver>) -> Channels {
+        self.routes.retain(|(k, _)| *k != kind.as_str());
+        self.routes.push((kind.as_str(), adapter));
+        self
+    }
+
+    fn adapter_for(&self, kind: &str) -> &Arc<dyn Deliver> {
+        self.routes
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, a)| a)
+            .unwrap_or(&self.default)
+    }
+}
+
+impl Deliver for Channels {
+    fn deliver(&self, tenant_id: &str, message: &OutboxEntry) -> Delivery {
+        self.adapter_for(&message.kind).deliver(tenant_id, message)
+    }
+}
+
+/// The adapter of a channel nobody configured: every delivery fails with `reason`, so the
+/// message is retried and then dead-lettered with that reason in `last_error`.
+pub struct Unconfigured {
+    pub reason: String,
+}
+
+impl Deliver for Unconfigured {
+    fn deliver(&self, _tenant_id: &str, _message: &OutboxEntry) -> Delivery {
+        let reason = self.reason.clone();
+        Box::pin(async move { Err(reason) })
+    }
+}
+
 /// Delay before attempt `n + 1` after `n` failures: 1 s, 2 s, 4 s … capped at 10 minutes.
 pub fn backoff_ms(attempts: i64) -> i64 {
     let exp = attempts.clamp(0, 20) as u32;
@@ -249,7 +306,7 @@ pub(crate) async fn scan_mode(db: &Db, tx: &mut TenantTx) -> Result<(), sqlx::Er
 /// delivered.
 pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<usize, sqlx::Error> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.batch_tx().await?;
     scan_mode(db, &mut tx).await?;
     let due = sqlx::query(
         "SELECT tenant_id, id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
@@ -339,7 +396,50 @@ pub async fn run_relay(db: Db, adapter: Arc<dyn Deliver>, poll: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::*;
+
+    struct Named(&'static str);
+    impl Deliver for Named {
+        fn deliver(&self, _tenant_id: &str, _message: &OutboxEntry) -> Delivery {
+            let name = self.0;
+            Box::pin(async move { Err(name.to_string()) })
+        }
+    }
+
+    fn message(kind: Kind) -> OutboxEntry {
+        OutboxEntry {
+            id: "m".into(),
+            kind: kind.as_str().into(),
+            name: "n".into(),
+            recipient: None,
+            subject_type: None,
+            subject_id: None,
+            payload: Value::Null,
+            status: "pending".into(),
+            attempts: 1,
+            last_error: None,
+            created_at: 0,
+            delivered_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn channels_route_by_kind_with_a_default() {
+        let channels = Channels::new(Arc::new(Named("default")))
+            .route(Kind::Sms, Arc::new(Named("first sms")))
+            .route(Kind::Sms, Arc::new(Named("sms")));
+        let to = |kind| channels.deliver("t", &message(kind));
+        assert_eq!(to(Kind::Sms).await, Err("sms".to_string()));
+        assert_eq!(to(Kind::Notify).await, Err("default".to_string()));
+        assert_eq!(to(Kind::Event).await, Err("default".to_string()));
+        let unconfigured = Unconfigured {
+            reason: "no gateway".into(),
+        };
+        assert_eq!(
+            unconfigured.deliver("t", &message(Kind::Sms)).await,
+            Err("no gateway".to_string())
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

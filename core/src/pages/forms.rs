@@ -1,6 +1,9 @@
 //! Storefront forms that work without JavaScript: the test-drive booking form and the lead
 //! form post `application/x-www-form-urlencoded` to `{base}/forms/…`; the answer is an HTML page
 //! saying what happened (or what to correct).
+//!
+//! Contact details are sealed before they are stored (`crate::pii`); a booking made while signed
+//! in as a buyer (the `fc_buyer` cookie) joins that buyer's list.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +48,7 @@ pub async fn submit(
             "Send the form as application/x-www-form-urlencoded.",
         ));
     }
+    let buyer = crate::buyers::optional_session(state, &snapshot.tenant.id, req.headers()).await?;
     let bytes = body_bytes(req, state).await?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
         .map_err(|_| ApiError::invalid("malformed_form", "The form body could not be read."))?;
@@ -67,7 +71,7 @@ pub async fn submit(
                 .unwrap_or_else(|| "en".into())
         });
     let outcome = match which {
-        Form::TestDrive => test_drive(state, snapshot, base, &form, &locale).await,
+        Form::TestDrive => test_drive(state, snapshot, base, &form, &locale, buyer.as_ref()).await,
         Form::Lead => lead(state, snapshot, &form, &locale).await,
     };
     Ok(match outcome {
@@ -132,6 +136,7 @@ async fn test_drive(
     base: &str,
     form: &BTreeMap<String, String>,
     locale: &str,
+    buyer: Option<&crate::buyers::BuyerSession>,
 ) -> ApiResult<(String, Vec<String>)> {
     if form.get("consent").is_none() {
         return Err(missing(
@@ -171,7 +176,8 @@ async fn test_drive(
         notes: None,
         locale: Some(locale.to_string()),
     };
-    let booking = crate::test_drives::routes::create_booking(state, snapshot, &request).await?;
+    let booking =
+        crate::test_drives::routes::create_booking(state, snapshot, &request, buyer).await?;
     let status = format!("{base}/api/v1/public/test-drives/{}", booking.code);
     Ok(if zh(locale) {
         (
@@ -299,8 +305,12 @@ async fn lead(
     .bind(&id)
     .bind(block)
     .bind(model)
-    .bind(name)
-    .bind(mobile)
+    .bind(state.pii.seal(tenant_id, "name", name))
+    .bind(state.pii.seal(
+        tenant_id,
+        "mobile",
+        &crate::pii::normalise_mobile(mobile),
+    ))
     .bind((!message.is_empty()).then_some(message))
     .bind(locale)
     .bind(now)

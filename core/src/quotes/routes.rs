@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cost_sheet::{cost_sheet, AllInCost, CostInputs};
+use crate::buyers::BuyerSession;
 use crate::catalog::routes::ConfigureRequest;
 use crate::catalog::share_code;
 use crate::finance::calc::{
@@ -341,12 +342,13 @@ fn make_quote(state: &AppState, s: &Snapshot, req: &QuoteRequest) -> ApiResult<(
 }
 
 #[utoipa::path(post, path = "/api/v1/public/quotes", tag = "storefront",
-    description = "Prices a build with the tenant's rules and returns the all-in cost sheet (vehicle, options, adjustments, purchase tax, insurance, fees, loan interest), each line explained, exact to the fen, valid until a date.",
+    description = "Prices a build with the tenant's rules and returns the all-in cost sheet (vehicle, options, adjustments, purchase tax, insurance, fees, loan interest), each line explained, exact to the fen, valid until a date. With a buyer session (cookie `fc_buyer` or `Authorization: Bearer fcb_…`) the quote joins that buyer's list.",
     request_body = QuoteRequest,
     responses((status = 201, body = Quote), (status = 404, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem), (status = 503, description = "The tenant's rules failed on this build", body = crate::http::error::Problem)))]
 async fn create_quote(
     State(state): State<AppState>,
     tenant: PublicTenant,
+    buyer: Option<BuyerSession>,
     ApiJson(req): ApiJson<QuoteRequest>,
 ) -> ApiResult<(StatusCode, Json<Quote>)> {
     let s = tenant.0.clone();
@@ -356,8 +358,12 @@ async fn create_quote(
         .await
         .map_err(ApiError::internal)??;
     let s = &tenant.0;
+    let buyer_id = buyer
+        .as_ref()
+        .filter(|b| b.tenant_id == s.tenant.id)
+        .map(|b| b.buyer_id.as_str());
     let mut tx = state.db.tenant_tx(&s.tenant.id).await?;
-    sqlx::query("INSERT INTO quotes (tenant_id, code, issued_on, valid_until, total, currency, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+    sqlx::query("INSERT INTO quotes (tenant_id, code, issued_on, valid_until, total, currency, body, created_at, buyer_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(&s.tenant.id)
         .bind(&quote.code)
         .bind(&quote.issued_on)
@@ -366,6 +372,7 @@ async fn create_quote(
         .bind(&quote.currency)
         .bind(serde_json::to_string(&quote).map_err(ApiError::internal)?)
         .bind(now_ms())
+        .bind(buyer_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -115,8 +115,8 @@ impl Db {
                     match backend {
                         Backend::Sqlite => {
                             conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                             )
                             .await?;
                         }
@@ -195,6 +195,25 @@ impl Db {
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// A tenant transaction that will write after reading: on SQLite it takes the write lock
+    /// at `BEGIN IMMEDIATE`, so it waits for other writers (busy timeout) instead of failing
+    /// with "database is locked" when it upgrades a read snapshot another writer made stale.
+    pub async fn write_tx(&self, tenant_id: &str) -> Result<TenantTx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.tenant_tx(tenant_id).await,
+        }
+    }
+
+    /// A transaction not bound to one tenant (the order writer sets the tenant per order on
+    /// PostgreSQL); on SQLite it takes the write lock at once, like [`Db::write_tx`].
+    pub async fn batch_tx(&self) -> Result<TenantTx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Checks that the database answers (for `/readyz`).

@@ -8,8 +8,10 @@
 //! - No double booking: a (vehicle, slot) pair is a primary key in `test_drive_holds`; a
 //!   booking holds exactly one vehicle for its slot until it ends or moves.
 //! - The booking, its hold, its workflow instance and its first messages commit together.
-//! - The buyer's contact details live in the booking row only: never in the workflow subject,
-//!   the history, the outbox or the logs.
+//! - The buyer's contact details live in the booking row only, sealed (`crate::pii`): never in
+//!   the workflow subject, the history, the outbox or the logs. Staff see them masked unless
+//!   they hold `pii.read` on the booking's store; the buyer's page always masks them.
+//! - A booking made by a signed-in buyer carries that buyer's id (`buyer_id`).
 
 pub mod routes;
 
@@ -404,32 +406,4 @@ pub async fn on_ended(
             .await?;
     }
     Ok(())
-}
-
-/// Keeps the first and last characters: `张*` / `138****5678`.
-pub fn mask(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    match chars.len() {
-        0 => String::new(),
-        1..=2 => format!("{}*", chars[0]),
-        n if n >= 7 => {
-            let head: String = chars[..3].iter().collect();
-            let tail: String = chars[n - 4..].iter().collect();
-            format!("{head}{}{tail}", "*".repeat(n - 7))
-        }
-        n => format!("{}{}", chars[0], "*".repeat(n - 1)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mask;
-
-    #[test]
-    fn masks_names_and_numbers() {
-        assert_eq!(mask("13812345678"), "138****5678");
-        assert_eq!(mask("张伟"), "张*");
-        assert_eq!(mask("Alice"), "A****");
-        assert_eq!(mask(""), "");
-    }
 }

@@ -13,12 +13,14 @@ use sqlx::Row;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{check_slot, hold, mask, settings, slots, subject, time_zone, Slot, SUBJECT};
+use super::{check_slot, hold, settings, slots, subject, time_zone, Slot, SUBJECT};
 use crate::authz::Resource;
+use crate::buyers::BuyerSession;
 use crate::catalog::share_code;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiJson, Authz};
 use crate::outbox;
+use crate::pii::{mask_mobile, mask_name, normalise_mobile};
 use crate::state::AppState;
 use crate::store::{now_ms, rfc3339, TenantTx};
 use crate::tenancy::routes::PublicTenant;
@@ -297,24 +299,27 @@ fn buyer_actor(booking_id: &str) -> Acting {
 }
 
 #[utoipa::path(post, path = "/api/v1/public/test-drives", tag = "test-drives",
-    description = "Books a test drive: holds a free demo vehicle for the slot and starts the tenant's review workflow. The response's `code` is the buyer's unguessable key to the booking page.",
+    description = "Books a test drive: holds a free demo vehicle for the slot and starts the tenant's review workflow. The response's `code` is the buyer's unguessable key to the booking page. With a buyer session (cookie `fc_buyer` or `Authorization: Bearer fcb_…`) the booking joins that buyer's list.",
     request_body = BookingRequest,
     responses((status = 201, body = BuyerBooking), (status = 404, body = crate::http::error::Problem), (status = 409, description = "The slot is taken", body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)))]
 async fn book(
     State(state): State<AppState>,
     tenant: PublicTenant,
+    buyer: Option<BuyerSession>,
     ApiJson(req): ApiJson<BookingRequest>,
 ) -> ApiResult<(StatusCode, Json<BuyerBooking>)> {
-    let view = create_booking(&state, &tenant.0, &req).await?;
+    let view = create_booking(&state, &tenant.0, &req, buyer.as_ref()).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Books a test drive (the JSON API and the storefront's form): holds a vehicle and starts the
-/// review workflow in one transaction.
+/// review workflow in one transaction. The contact details are sealed; a signed-in buyer of
+/// this tenant owns the booking.
 pub(crate) async fn create_booking(
     state: &AppState,
     s: &Snapshot,
     req: &BookingRequest,
+    buyer: Option<&BuyerSession>,
 ) -> ApiResult<BuyerBooking> {
     let settings = settings(s)?;
     let store = store_of(s, &req.store, "/store")?;
@@ -330,11 +335,14 @@ pub(crate) async fn create_booking(
         .clone()
         .or_else(|| s.doc().and_then(|d| d.tenant.locales.first().cloned()))
         .unwrap_or_else(|| "en".into());
+    let buyer_id = buyer
+        .filter(|b| &b.tenant_id == tenant_id)
+        .map(|b| b.buyer_id.as_str());
     let mut tx = state.db.tenant_tx(tenant_id).await?;
     sqlx::query(
         "INSERT INTO test_drive_bookings (tenant_id, id, code, store_code, model_code, vehicle_id, \
-         slot_start, slot_end, contact_name, contact_mobile, notes, locale, created_at) \
-         VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11, $12)",
+         slot_start, slot_end, contact_name, contact_mobile, notes, locale, created_at, buyer_id) \
+         VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(tenant_id)
     .bind(&id)
@@ -343,11 +351,16 @@ pub(crate) async fn create_booking(
     .bind(&req.model)
     .bind(start)
     .bind(end)
-    .bind(req.contact.name.trim())
-    .bind(req.contact.mobile.trim())
+    .bind(state.pii.seal(tenant_id, "name", req.contact.name.trim()))
+    .bind(
+        state
+            .pii
+            .seal(tenant_id, "mobile", &normalise_mobile(req.contact.mobile.trim())),
+    )
     .bind(req.notes.as_deref())
     .bind(&locale)
     .bind(now)
+    .bind(buyer_id)
     .execute(&mut *tx)
     .await?;
     let vehicle = hold(
@@ -385,7 +398,7 @@ pub(crate) async fn create_booking(
     buyer_view(state, s, &code).await
 }
 
-/// A booking row.
+/// A booking row, contact details opened.
 struct BookingRow {
     id: String,
     code: String,
@@ -405,7 +418,19 @@ const BOOKING_COLUMNS: &str =
     "id, code, store_code, model_code, vehicle_id, slot_start, slot_end, \
      contact_name, contact_mobile, notes, locale, created_at";
 
-fn booking_from_row(r: &sqlx::any::AnyRow) -> Result<BookingRow, sqlx::Error> {
+/// Reads a booking row and opens its contact details (legacy plaintext rows pass through).
+fn booking_from_row(
+    state: &AppState,
+    tenant_id: &str,
+    r: &sqlx::any::AnyRow,
+) -> ApiResult<BookingRow> {
+    let open = |field: &str, column: &str| -> ApiResult<String> {
+        let stored: String = r.try_get(column)?;
+        state
+            .pii
+            .open_or_legacy(tenant_id, field, &stored)
+            .map_err(ApiError::internal)
+    };
     Ok(BookingRow {
         id: r.try_get("id")?,
         code: r.try_get("code")?,
@@ -414,8 +439,8 @@ fn booking_from_row(r: &sqlx::any::AnyRow) -> Result<BookingRow, sqlx::Error> {
         vehicle: r.try_get("vehicle_id")?,
         slot_start: r.try_get("slot_start")?,
         slot_end: r.try_get("slot_end")?,
-        contact_name: r.try_get("contact_name")?,
-        contact_mobile: r.try_get("contact_mobile")?,
+        contact_name: open("name", "contact_name")?,
+        contact_mobile: open("mobile", "contact_mobile")?,
         notes: r.try_get("notes")?,
         locale: r.try_get("locale")?,
         created_at: r.try_get("created_at")?,
@@ -423,6 +448,7 @@ fn booking_from_row(r: &sqlx::any::AnyRow) -> Result<BookingRow, sqlx::Error> {
 }
 
 async fn booking_by(
+    state: &AppState,
     tx: &mut TenantTx,
     tenant_id: &str,
     column: &'static str,
@@ -437,7 +463,7 @@ async fn booking_by(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("test-drive booking `{value}`")))?;
-    Ok(booking_from_row(&row)?)
+    booking_from_row(state, tenant_id, &row)
 }
 
 fn feedback_of(history: &[HistoryEntry]) -> Option<Value> {
@@ -451,7 +477,7 @@ fn feedback_of(history: &[HistoryEntry]) -> Option<Value> {
 async fn buyer_view(state: &AppState, s: &Snapshot, code: &str) -> ApiResult<BuyerBooking> {
     let tenant_id = &s.tenant.id;
     let mut tx = state.db.tenant_tx(tenant_id).await?;
-    let b = booking_by(&mut tx, tenant_id, "code", code).await?;
+    let b = booking_by(state, &mut tx, tenant_id, "code", code).await?;
     let stored = workflows::instance_for_subject(&mut tx, tenant_id, SUBJECT, &b.id).await?;
     let history = workflows::history(&mut tx, tenant_id, &stored.id).await?;
     tx.commit().await?;
@@ -476,8 +502,8 @@ async fn buyer_view(state: &AppState, s: &Snapshot, code: &str) -> ApiResult<Buy
         model: b.model,
         slot_start: super::rfc3339_in(b.slot_start, &tz),
         slot_end: super::rfc3339_in(b.slot_end, &tz),
-        contact_name: mask(&b.contact_name),
-        contact_mobile: mask(&b.contact_mobile),
+        contact_name: mask_name(&b.contact_name),
+        contact_mobile: mask_mobile(&b.contact_mobile),
         state: stored.instance.state.clone(),
         ended: stored.instance.ended,
         version: stored.instance.version as i64,
@@ -547,7 +573,7 @@ async fn buyer_command(
     let s = &tenant.0;
     let tenant_id = &s.tenant.id;
     let mut tx = state.db.tenant_tx(tenant_id).await?;
-    let b = booking_by(&mut tx, tenant_id, "code", &code).await?;
+    let b = booking_by(&state, &mut tx, tenant_id, "code", &code).await?;
     let stored = workflows::instance_for_subject(&mut tx, tenant_id, SUBJECT, &b.id).await?;
     tx.commit().await?;
     let command = engine::Command::Fire {
@@ -578,8 +604,11 @@ pub struct StaffBooking {
     pub vehicle: String,
     pub slot_start: String,
     pub slot_end: String,
+    /// Masked (`张*`, `138****5678`) unless the caller holds `pii.read` on the store.
     pub contact_name: String,
     pub contact_mobile: String,
+    /// True when the contact details above are shown in full.
+    pub contact_unmasked: bool,
     pub notes: Option<String>,
     pub locale: String,
     pub created_at: String,
@@ -613,6 +642,20 @@ fn staff_view(
 ) -> StaffBooking {
     let tz = time_zone(s);
     let actor = workflows::staff(s, &authz.actor, Some(&b.store));
+    let unmasked = authz.policies().allows(
+        &authz.actor.principal,
+        "pii.read",
+        &Resource::Record {
+            kind: SUBJECT,
+            id: b.id.clone(),
+            unit: Some(b.store.clone()),
+        },
+    );
+    let (contact_name, contact_mobile) = if unmasked {
+        (b.contact_name, b.contact_mobile)
+    } else {
+        (mask_name(&b.contact_name), mask_mobile(&b.contact_mobile))
+    };
     StaffBooking {
         actions: engine::available(wf, &stored.instance, &actor.engine),
         id: b.id,
@@ -622,8 +665,9 @@ fn staff_view(
         vehicle: b.vehicle,
         slot_start: super::rfc3339_in(b.slot_start, &tz),
         slot_end: super::rfc3339_in(b.slot_end, &tz),
-        contact_name: b.contact_name,
-        contact_mobile: b.contact_mobile,
+        contact_name,
+        contact_mobile,
+        contact_unmasked: unmasked,
         notes: b.notes,
         locale: b.locale,
         created_at: rfc3339(b.created_at),
@@ -656,7 +700,7 @@ pub struct StaffBookingList {
 }
 
 #[utoipa::path(get, path = "/api/v1/test-drives", tag = "test-drives", security(("bearer" = [])),
-    description = "Test-drive bookings of the stores the caller may read (`test_drive.read`), soonest slot first, at most 500.",
+    description = "Test-drive bookings of the stores the caller may read (`test_drive.read`), soonest slot first, at most 500. Contact details are masked unless the caller holds `pii.read` on the booking's store.",
     params(BookingQuery),
     responses((status = 200, body = StaffBookingList), (status = 401, body = crate::http::error::Problem)))]
 async fn list_bookings(
@@ -687,14 +731,15 @@ async fn list_bookings(
     .await?;
     let mut out = Vec::new();
     for r in rows {
-        let b = booking_from_row(&r)?;
+        // Reach first: contact details are opened only for bookings the caller may read.
         if !authz.allows(&Resource::Record {
             kind: SUBJECT,
-            id: b.id.clone(),
-            unit: Some(b.store.clone()),
+            id: r.try_get("id")?,
+            unit: Some(r.try_get("store_code")?),
         }) {
             continue;
         }
+        let b = booking_from_row(&state, tenant_id, &r)?;
         let body: String = r.try_get("body")?;
         let stored = StoredInstance {
             id: r.try_get("instance_id")?,
@@ -733,7 +778,7 @@ async fn staff_booking(
     let s = authz.actor.tenant.clone();
     let tenant_id = &s.tenant.id;
     let mut tx = state.db.tenant_tx(tenant_id).await?;
-    let b = booking_by(&mut tx, tenant_id, "id", &id).await?;
+    let b = booking_by(&state, &mut tx, tenant_id, "id", &id).await?;
     authz.check(&Resource::Record {
         kind: SUBJECT,
         id: b.id.clone(),

@@ -814,6 +814,7 @@ async fn persist_outcome(
 ) -> ApiResult<()> {
     let tenant_id = &snapshot.tenant.id;
     let r = &outcome.record;
+    crate::orders::after_step(tx, state.db.backend, snapshot, stored, outcome, now).await?;
     sqlx::query(
         "INSERT INTO workflow_history (tenant_id, instance_id, seq, kind, transition, timer, \
          from_state, to_state, actor_id, actor_name, input, at) \
@@ -1004,10 +1005,39 @@ pub async fn command(
             current.instance.version as i64
         }
     };
+    let mut tx = state.db.tenant_tx(tenant_id).await?;
+    let stored = command_in(
+        &mut tx,
+        state,
+        snapshot,
+        instance_id,
+        expected,
+        command,
+        actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// [`command`] inside the caller's transaction (a payment callback records the payment and
+/// fires the order's transition together). `expected` must be the instance's current version.
+#[allow(clippy::too_many_arguments)]
+pub async fn command_in(
+    tx: &mut TenantTx,
+    state: &AppState,
+    snapshot: &Snapshot,
+    instance_id: &str,
+    expected: i64,
+    command: &engine::Command,
+    actor: &Acting,
+    now: i64,
+) -> ApiResult<StoredInstance> {
+    let tenant_id = &snapshot.tenant.id;
     // The first statement takes the write lock (SQLite: the database, before any read, so the
     // transaction never has to upgrade a stale read snapshot; PostgreSQL: the row), conditional
     // on the version the caller saw: a concurrent command that committed first makes this 409.
-    let mut tx = state.db.tenant_tx(tenant_id).await?;
     let locked = sqlx::query(
         "UPDATE workflow_instances SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2 \
          AND version = $3",
@@ -1015,15 +1045,15 @@ pub async fn command(
     .bind(tenant_id)
     .bind(instance_id)
     .bind(expected)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     if locked != 1 {
         // Either no such instance (404) or another version (409).
-        load_instance(&mut tx, tenant_id, instance_id).await?;
+        load_instance(tx, tenant_id, instance_id).await?;
         return Err(stale(instance_id, expected));
     }
-    let mut stored = load_instance(&mut tx, tenant_id, instance_id).await?;
+    let mut stored = load_instance(tx, tenant_id, instance_id).await?;
     let wf = compiled(
         state,
         snapshot,
@@ -1036,14 +1066,13 @@ pub async fn command(
     // A command the workflow accepted may move the record itself (a reschedule moves the
     // booking's slot); the outcome then carries the new subject and re-armed timers.
     if let Some(subject) =
-        crate::test_drives::after_accepted(&mut tx, snapshot, &stored, command, now).await?
+        crate::test_drives::after_accepted(tx, snapshot, &stored, command, now).await?
     {
         with_subject(&wf, &mut outcome, subject, now);
     }
-    save(&mut tx, tenant_id, &stored, &outcome.instance, now).await?;
+    save(tx, tenant_id, &stored, &outcome.instance, now).await?;
     stored.instance = outcome.instance.clone();
-    persist_outcome(&mut tx, state, snapshot, &stored, &outcome, actor, now).await?;
-    tx.commit().await?;
+    persist_outcome(tx, state, snapshot, &stored, &outcome, actor, now).await?;
     Ok(stored)
 }
 

@@ -1,5 +1,5 @@
-//! The `forecourt` binary as an operator uses it: validate, apply, tenant list, and a server
-//! that drains and exits cleanly on SIGTERM.
+//! The `forecourt` binary as an operator uses it: validate, apply, tenant list, a server that
+//! drains and exits cleanly on SIGTERM, and the personal-data key a server needs.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,7 +10,8 @@ fn forecourt(db: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_forecourt"));
     cmd.arg("--database-url")
         .arg(db)
-        .env("FORECOURT_LOG", "warn");
+        .env("FORECOURT_LOG", "warn")
+        .env_remove("FORECOURT_PII_KEY");
     cmd
 }
 
@@ -92,6 +93,7 @@ async fn serve_drains_and_exits_on_sigterm() {
     };
     let mut child = forecourt(&db)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("FORECOURT_PII_KEY", "ab".repeat(32))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -275,4 +277,111 @@ async fn workflow_commands_validate_draw_simulate_publish_and_list() {
             && listed.contains("test_drive_review v1 published"),
         "{listed}"
     );
+}
+
+async fn wait_ready(port: u16, child: &mut std::process::Child) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server exited before it was ready"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_needs_a_personal_data_key_except_the_sqlite_demo() {
+    let dir = std::env::temp_dir()
+        .join("forecourt-tests")
+        .join(format!("pii-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}", dir.join("demo.db").display());
+    let refused = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    // No key outside the demo: a clear refusal, before anything is served.
+    let stderr = refused(forecourt(&db).args(["serve", "--listen", "127.0.0.1:0"]));
+    assert!(
+        stderr.contains("FORECOURT_PII_KEY") && stderr.contains("--pii-key-file"),
+        "{stderr}"
+    );
+    let stderr = refused(
+        forecourt(&db)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("FORECOURT_PII_KEY", "not-hex"),
+    );
+    assert!(stderr.contains("64 hex characters"), "{stderr}");
+    let short = dir.join("short.key");
+    std::fs::write(&short, b"0123").unwrap();
+    let stderr = refused(forecourt(&db).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--pii-key-file",
+        short.to_str().unwrap(),
+    ]));
+    assert!(stderr.contains("32 raw bytes"), "{stderr}");
+    assert!(!dir.join("forecourt-pii.key").exists());
+
+    // The demo on SQLite makes a key file (0600) next to the database once, then reuses it.
+    let mut key = String::new();
+    for round in 0..2 {
+        let port = free_port();
+        let mut child = forecourt(&db)
+            .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_ready(port, &mut child).await;
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let file = dir.join("forecourt-pii.key");
+        let now = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(now.trim().len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        if round == 0 {
+            assert!(stdout.contains("demo key created in"), "{stdout}");
+            key = now;
+        } else {
+            assert!(stdout.contains("demo key read from"), "{stdout}");
+            assert_eq!(now, key, "the same key on every start");
+        }
+        // The key itself is never printed or logged.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stdout.contains(key.trim()) && !stderr.contains(key.trim()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -43,6 +43,11 @@ async fn state_of_a(server: &Server, tenant_id: &str) -> Value {
         ("pages", "SELECT id || draft_hash || COALESCE(CAST(live_version AS TEXT), '-') AS v FROM pages WHERE tenant_id = $1 ORDER BY id"),
         ("page_versions", "SELECT page_id || CAST(version AS TEXT) || hash AS v FROM page_versions WHERE tenant_id = $1 ORDER BY page_id, version"),
         ("leads", "SELECT id AS v FROM storefront_leads WHERE tenant_id = $1 ORDER BY id"),
+        ("vehicles", "SELECT vin || store_code || stage || hold || CAST(version AS TEXT) AS v FROM vehicles WHERE tenant_id = $1 ORDER BY vin"),
+        ("orders", "SELECT id || state || CAST(paid AS TEXT) || CAST(refunded AS TEXT) AS v FROM orders WHERE tenant_id = $1 ORDER BY id"),
+        ("payments", "SELECT id || status AS v FROM payments WHERE tenant_id = $1 ORDER BY id"),
+        ("buyers", "SELECT id AS v FROM buyers WHERE tenant_id = $1 ORDER BY id"),
+        ("idempotency_keys", "SELECT scope || key AS v FROM idempotency_keys WHERE tenant_id = $1 ORDER BY scope, key"),
     ] {
         let rows: Vec<String> = sqlx::query_scalar(sql).bind(tenant_id).fetch_all(&mut *tx).await.unwrap();
         out.insert(name.into(), json!(rows));
@@ -92,6 +97,36 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
         .unwrap()
         .to_string();
 
+    // A vehicle of A (synced by A's integrator; a VIN no demo file holds).
+    let a_vin = forecourt::inventory::vin::Vin::with_check_digit("LAR7S1E2TS777001")
+        .unwrap()
+        .into_string();
+    let a_integrator = server.login("aurora", "integrator@aurora.example").await;
+    let (status, synced) = server
+        .call(
+            Method::POST,
+            "/api/v1/vehicles/sync",
+            Some(&a_integrator),
+            Some(
+                json!({ "vehicles": [{ "vin": a_vin, "model": "s7", "trim": "s7-pro",
+                "store": "sh01", "stage": "in_transit", "holding_cost_per_month": 0 }] }),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{synced}");
+
+    // An order of A for that vehicle (guest, through A's storefront).
+    let (status, a_order, _) = crate::orders::place(
+        &server,
+        "aurora",
+        "isolation-order",
+        &json!({ "vin": a_vin, "store": "sh01", "buyer": { "name": "甲方买家", "mobile": "13955556666" } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{a_order}");
+    let a_order_id = a_order["id"].as_str().unwrap().to_string();
+    let a_order_token = a_order["tracking_token"].as_str().unwrap().to_string();
+
     // Values of A for every path parameter name the API uses.
     let params: BTreeMap<&str, String> = BTreeMap::from([
         ("code", "sh01".to_string()),
@@ -99,6 +134,8 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
         ("model", "s7".to_string()),
         ("slug", "aurora".to_string()),
         ("file", "storefront.css".to_string()),
+        ("vin", a_vin.clone()),
+        ("token", a_order_token.clone()),
     ]);
     // `{id}` means a user or a token depending on the path.
     let id_for = |path: &str| {
@@ -112,6 +149,8 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
             "test_drive_review".to_string()
         } else if path.starts_with("/api/v1/admin/pages") {
             "home".to_string()
+        } else if path.starts_with("/api/v1/orders") {
+            a_order_id.clone()
         } else {
             a_user.clone()
         }
@@ -176,7 +215,11 @@ async fn tenant_b_never_reads_or_changes_tenant_a() {
     markers.push(a_booking.clone());
     markers.push(a_booking_code.clone());
     markers.push(a_instance.clone());
+    markers.push(a_order_id.clone());
+    markers.push(a_order_token.clone());
+    markers.push(a_order["number"].as_str().unwrap().to_string());
     markers.push("13912345678".into());
+    markers.push(a_vin.clone());
     let markers = Markers(markers);
 
     let before = state_of_a(&server, &a_id).await;

@@ -57,6 +57,8 @@ pub struct Server {
     pub state: AppState,
     pub db_url: String,
     pub client: reqwest::Client,
+    /// The local fake payment provider this server is configured with.
+    pub fakepay: forecourt_plugins::payments::fake::FakePay,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// The node's watcher, timer scheduler and outbox relay; stopped with the server.
     _background: forecourt::cli::Background,
@@ -70,12 +72,21 @@ impl Drop for Server {
     }
 }
 
+/// The fake payment provider's credentials in tests.
+pub const FAKEPAY_API_KEY: &str = "fakepay-test-key";
+pub const FAKEPAY_SECRET: &str = "fakepay-test-webhook-secret";
+
 pub fn settings() -> Settings {
     Settings {
         base_domain: "forecourt.test".into(),
         publish_poll: Duration::from_millis(100),
         timer_poll: Duration::from_millis(100),
         outbox_poll: Duration::from_millis(100),
+        // One key for every node of a test (as in production), so a second node or a restart
+        // reads what the first sealed.
+        pii_key: Some(forecourt::pii::MasterKey([7; 32])),
+        // Buyers' sign-in codes go to the fake inbox (`GET /dev/sms`).
+        fake_sms: true,
         ..Settings::default()
     }
 }
@@ -98,14 +109,32 @@ impl Server {
 
     /// Another node on an existing database.
     pub async fn start_on(url: &str, settings: Settings) -> Server {
-        let db = Db::connect(url, 8).await.expect("connect");
-        let state = AppState::new(db, settings);
-        let background = forecourt::cli::spawn_background(&state);
-        let app = forecourt::http::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let fakepay = forecourt_plugins::payments::fake::FakePay::start(
+            forecourt_plugins::payments::fake::FakeConfig {
+                api_key: FAKEPAY_API_KEY.into(),
+                webhook_secret: FAKEPAY_SECRET.into(),
+            },
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .await
+        .expect("start FakePay");
+        let settings = Settings {
+            public_url: format!("http://{addr}"),
+            payments: Some(forecourt_plugins::payments::http::ProviderConfig {
+                base_url: fakepay.base_url(),
+                api_key: FAKEPAY_API_KEY.into(),
+                webhook_secret: FAKEPAY_SECRET.into(),
+            }),
+            ..settings
+        };
+        let db = Db::connect(url, 8).await.expect("connect");
+        let state = AppState::new(db, settings);
+        let background = forecourt::cli::spawn_background(&state);
+        let app = forecourt::http::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             axum::serve(
@@ -127,6 +156,7 @@ impl Server {
             state,
             db_url: url.to_string(),
             client,
+            fakepay,
             shutdown: Some(tx),
             _background: background,
         }

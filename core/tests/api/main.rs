@@ -6,12 +6,15 @@ mod kit;
 
 mod auth;
 mod bundles;
+mod buyers;
 mod catalog;
 mod cli;
 mod edge;
 mod finance;
+mod inventory;
 mod isolation;
 mod nodes;
+mod orders;
 mod pages;
 mod quotes;
 mod rls;

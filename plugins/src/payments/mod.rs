@@ -21,7 +21,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// A boxed future returned by provider calls.
-pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+pub type ProviderFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
 /// What Forecourt asks a provider to collect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +111,9 @@ pub enum CallbackRejected {
     MalformedSignature(String),
     #[error("the signature does not match the body")]
     BadSignature,
-    #[error("the signature timestamp is {age_secs} s away from now (tolerance {tolerance_secs} s)")]
+    #[error(
+        "the signature timestamp is {age_secs} s away from now (tolerance {tolerance_secs} s)"
+    )]
     Stale { age_secs: i64, tolerance_secs: i64 },
     #[error("the body is not a valid event: {0}")]
     MalformedBody(String),

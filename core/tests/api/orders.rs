@@ -1,0 +1,923 @@
+//! Orders: no oversell under 1,000 concurrent buyers, Stripe-style idempotency, bad input
+//! refused with nothing changed, staff views scoped and masked, reservations that lapse.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::kit::Server;
+
+/// A valid VIN (check digit computed) for a serial number; every test VIN starts with
+/// `LFV2A2BS` (the demo's own stock does not), so counts can tell them apart.
+pub fn vin(serial: u32) -> String {
+    let mut chars: Vec<char> = format!("LFV2A2BS0N{serial:07}").chars().collect();
+    chars[8] = forecourt::inventory::vin::check_digit(&chars).expect("allowed characters");
+    chars.into_iter().collect()
+}
+
+/// Saves a build of `model`/`trim` on `slug`'s storefront; returns (code, option codes).
+pub async fn saved_build(
+    server: &Server,
+    slug: &str,
+    model: &str,
+    trim: &str,
+) -> (String, Vec<String>) {
+    let (status, saved) = server
+        .call(
+            Method::POST,
+            &format!("/t/{slug}/api/v1/public/configurations"),
+            None,
+            Some(json!({ "model": model, "trim": trim, "selections": [] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let options: Vec<String> = saved["resolved"]["resolved"]
+        .as_object()
+        .expect("resolved build")
+        .values()
+        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    (saved["code"].as_str().unwrap().to_string(), options)
+}
+
+/// Puts `count` free vehicles of a build in stock at `store` (and removes the demo's own
+/// vehicles of that build); returns their VINs.
+#[allow(clippy::too_many_arguments)]
+pub async fn stock(
+    server: &Server,
+    slug: &str,
+    store: &str,
+    model: &str,
+    trim: &str,
+    options: &[String],
+    first_serial: u32,
+    count: u32,
+) -> Vec<String> {
+    let tenant_id = server.tenant_id(slug).await;
+    let mut sorted = options.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let key = forecourt::inventory::stock::build_key(model, trim, &sorted);
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    // Only this test's vehicles are of this build: the demo's own stock of it goes.
+    sqlx::query(
+        "DELETE FROM vehicles WHERE tenant_id = $1 AND build_key = $2 AND vin NOT LIKE 'LFV2A2BS%'",
+    )
+    .bind(&tenant_id)
+    .bind(&key)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let mut vins = Vec::new();
+    for serial in first_serial..first_serial + count {
+        let v = vin(serial);
+        sqlx::query(
+            "INSERT INTO vehicles (tenant_id, vin, model_code, trim_code, options, build_key, \
+             store_code, stage, hold, arrival_date, holding_cost_per_month, source, version, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_stock', 'free', \
+             '2026-11-01', 120000, 'sync', 1, 0, 0)",
+        )
+        .bind(&tenant_id)
+        .bind(&v)
+        .bind(model)
+        .bind(trim)
+        .bind(serde_json::to_string(&sorted).unwrap())
+        .bind(&key)
+        .bind(store)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        vins.push(v);
+    }
+    tx.commit().await.unwrap();
+    vins
+}
+
+pub fn buyer(n: u32) -> Value {
+    json!({ "name": format!("买家{n}"), "mobile": format!("139{n:08}") })
+}
+
+/// Places an order; returns status, body and whether it was a replay.
+pub async fn place(
+    server: &Server,
+    slug: &str,
+    key: &str,
+    body: &Value,
+) -> (StatusCode, Value, bool) {
+    let resp = server
+        .client
+        .post(format!("{}/t/{slug}/api/v1/public/orders", server.base))
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let replayed = resp.headers().get("idempotent-replayed").is_some();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        replayed,
+    )
+}
+
+/// Counts rows of `table` of one tenant.
+pub async fn count(server: &Server, slug: &str, table: &str, filter: &str) -> i64 {
+    let tenant_id = server.tenant_id(slug).await;
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    // Table and filter are constants of these tests.
+    let n: i64 = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1 {filter}"
+    ))
+    .bind(&tenant_id)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_buyers_for_ten_units_buy_exactly_ten() {
+    let server = Server::demo().await;
+    let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    // Ten units across two stores of the network.
+    stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 1, 6).await;
+    stock(&server, "aurora", "bj01", "s7", "s7-pro", &options, 7, 4).await;
+    let mut tasks = Vec::new();
+    for n in 0..1000u32 {
+        let server_base = server.base.clone();
+        let client = server.client.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(n) });
+            let resp = client
+                .post(format!("{server_base}/t/aurora/api/v1/public/orders"))
+                .header("Idempotency-Key", format!("launch-{n}"))
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let status = resp.status();
+            let body: Value = resp.json().await.expect("json");
+            (status, body)
+        }));
+    }
+    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut vins = std::collections::HashSet::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        *by_status.entry(status.as_u16()).or_default() += 1;
+        if status == StatusCode::CREATED {
+            assert!(
+                vins.insert(body["vin"].as_str().unwrap().to_string()),
+                "a VIN sold twice: {body}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["code"], "sold_out", "{body}");
+            assert!(
+                body["detail"].as_str().unwrap().contains("sold out"),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(by_status.get(&201), Some(&10), "{by_status:?}");
+    assert_eq!(by_status.get(&409), Some(&990), "{by_status:?}");
+    assert_eq!(count(&server, "aurora", "orders", "").await, 10);
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND hold = 'reserved'"
+        )
+        .await,
+        10
+    );
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND hold = 'free'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "workflow_instances",
+            "AND subject_type = 'vehicle_order'"
+        )
+        .await,
+        10
+    );
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND order_id IS NOT NULL"
+        )
+        .await,
+        10,
+        "every reserved vehicle names its order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_has_one_effect_and_replays_its_first_answer() {
+    let server = Server::demo().await;
+    let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 100, 3).await;
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(1) });
+
+    let (status, first, replayed) = place(&server, "aurora", "key-1", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(!replayed);
+    assert_eq!(first["state"], "deposit");
+    assert_eq!(first["tracking_token"].as_str().unwrap().len(), 26);
+    let (status, again, replayed) = place(&server, "aurora", "key-1", &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(replayed, "a retry is marked as a replay");
+    assert_eq!(again, first, "a retry replays the first answer");
+    assert_eq!(count(&server, "aurora", "orders", "").await, 1);
+
+    // The same key with another body is refused and changes nothing.
+    let other = json!({ "configuration": code, "store": "sh01", "buyer": buyer(2) });
+    let (status, refused, _) = place(&server, "aurora", "key-1", &other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "idempotency_key_reused");
+    assert_eq!(count(&server, "aurora", "orders", "").await, 1);
+
+    // Twenty concurrent requests with one key: one order, twenty identical answers.
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(3) });
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let client = server.client.clone();
+        let url = format!("{}/t/aurora/api/v1/public/orders", server.base);
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = client
+                .post(url)
+                .header("Idempotency-Key", "key-burst")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        answers.push(body);
+    }
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "every duplicate got the first answer"
+    );
+    assert_eq!(count(&server, "aurora", "orders", "").await, 2);
+
+    // A refusal by the state of the world is an answer too: sold out is replayed as sold out.
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(4) });
+    let (status, _, _) = place(&server, "aurora", "key-3", &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(5) });
+    let (status, sold_out, _) = place(&server, "aurora", "key-4", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{sold_out}");
+    let (status, again, replayed) = place(&server, "aurora", "key-4", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(replayed);
+    assert_eq!(again["code"], "sold_out");
+
+    // After 24 hours a key is forgotten: the same key with another body is a new request.
+    let tenant_id = server.tenant_id("aurora").await;
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    sqlx::query(
+        "UPDATE idempotency_keys SET created_at = 0 WHERE tenant_id = $1 AND key = 'key-1'",
+    )
+    .bind(&tenant_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let fresh = json!({ "configuration": code, "store": "sh01", "buyer": buyer(9) });
+    let (status, answer, replayed) = place(&server, "aurora", "key-1", &fresh).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(
+        answer["code"], "sold_out",
+        "a new attempt, not a reused key: {answer}"
+    );
+    assert!(!replayed);
+
+    // A request without a key is refused before anything happens.
+    let resp = server
+        .client
+        .post(format!("{}/t/aurora/api/v1/public/orders", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("Idempotency-Key"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_orders_are_refused_clearly_and_change_nothing() {
+    let server = Server::demo().await;
+    let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    let vins = stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 200, 1).await;
+    let mut bad_vin = vins[0].clone();
+    // Break the check digit.
+    let nine = bad_vin.as_bytes()[8];
+    bad_vin.replace_range(8..9, if nine == b'1' { "2" } else { "1" });
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (
+            json!({ "vin": bad_vin, "store": "sh01", "buyer": buyer(1) }),
+            422,
+            "invalid_vin",
+            "check digit",
+        ),
+        (
+            json!({ "vin": "LFV2A2BS", "store": "sh01", "buyer": buyer(1) }),
+            422,
+            "invalid_vin",
+            "17 characters",
+        ),
+        (
+            json!({ "vin": vin(999_999), "store": "sh01", "buyer": buyer(1) }),
+            422,
+            "unknown_vehicle",
+            "no vehicle",
+        ),
+        (
+            json!({ "configuration": "zzzzzzzzzzzz", "store": "sh01", "buyer": buyer(1) }),
+            422,
+            "unknown_configuration",
+            "no saved configuration",
+        ),
+        (
+            json!({ "configuration": code, "vin": vins[0], "store": "sh01", "buyer": buyer(1) }),
+            422,
+            "invalid_order",
+            "exactly one",
+        ),
+        (
+            json!({ "configuration": code, "store": "nowhere", "buyer": buyer(1) }),
+            422,
+            "invalid_order",
+            "no store",
+        ),
+        (
+            json!({ "configuration": code, "store": "sh01", "buyer": buyer(1), "currency": "USD" }),
+            422,
+            "currency_mismatch",
+            "CNY",
+        ),
+        (
+            json!({ "configuration": code, "store": "sh01", "buyer": { "name": "", "mobile": "12" } }),
+            422,
+            "invalid_order",
+            "/buyer/mobile",
+        ),
+        (
+            json!({ "configuration": code, "store": "sh01", "buyer": { "name": "张三", "mobile": "13912345678", "id_number": "110105194912310021" } }),
+            422,
+            "invalid_order",
+            "check character",
+        ),
+        (
+            json!({ "configuration": code, "store": "sh01", "buyer": buyer(1), "price": -1 }),
+            422,
+            "invalid_body",
+            "unknown field",
+        ),
+    ];
+    for (i, (body, status, code_expected, detail)) in cases.into_iter().enumerate() {
+        let (got, answer, _) = place(&server, "aurora", &format!("bad-{i}"), &body).await;
+        assert_eq!(got.as_u16(), status, "case {i}: {answer}");
+        assert_eq!(answer["code"], code_expected, "case {i}: {answer}");
+        assert!(
+            answer.to_string().contains(detail),
+            "case {i}: `{detail}` not in {answer}"
+        );
+    }
+    assert_eq!(count(&server, "aurora", "orders", "").await, 0);
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND hold = 'free'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&server, "aurora", "idempotency_keys", "").await,
+        0,
+        "refusals of bad input are not kept"
+    );
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "workflow_instances",
+            "AND subject_type = 'vehicle_order'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_see_orders_of_their_reach_with_buyer_data_masked_unless_allowed() {
+    let server = Server::demo().await;
+    let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    // The vehicle is at a dealer (sh02) while a direct store (sh01) sells the car.
+    stock(&server, "aurora", "sh02", "s7", "s7-pro", &options, 300, 1).await;
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": { "name": "王小明", "mobile": "13912345678", "id_number": "11010519491231002X" } });
+    let (status, placed, _) = place(&server, "aurora", "staff-1", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    assert_eq!(placed["fulfilling_store"], "sh02");
+    let id = placed["id"].as_str().unwrap();
+
+    // The selling store's manager sees the buyer (pii.read on sh01).
+    let manager = server.login("aurora", "manager.sh01@aurora.example").await;
+    let (status, page) = server.get("/api/v1/orders", &manager).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(page["orders"][0]["buyer"]["mobile"], "13912345678");
+    assert_eq!(page["orders"][0]["buyer"]["unmasked"], true);
+    // A consultant of the store sees it masked.
+    let sales = server.login("aurora", "sales.sh01@aurora.example").await;
+    let (_, page) = server.get("/api/v1/orders", &sales).await;
+    assert_eq!(page["orders"][0]["buyer"]["mobile"], "139****5678");
+    assert_eq!(page["orders"][0]["buyer"]["name"], "王**");
+    assert_eq!(
+        page["orders"][0]["buyer"]["id_number"],
+        "110***********002X"
+    );
+    // The fulfilling dealer sees the same order and state.
+    let stock_sh02 = server.login("aurora", "stock.sh02@aurora.example").await;
+    let (status, detail) = server
+        .get(&format!("/api/v1/orders/{id}"), &stock_sh02)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["state"], "deposit");
+    assert_eq!(detail["buyer"]["unmasked"], false);
+    // A consultant elsewhere sees nothing of it.
+    let other = server.login("aurora", "sales.bj01@aurora.example").await;
+    let (_, page) = server.get("/api/v1/orders", &other).await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 0, "{page}");
+    let (status, _) = server.get(&format!("/api/v1/orders/{id}"), &other).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Personal data is sealed at rest.
+    let tenant_id = server.tenant_id("aurora").await;
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    let row = sqlx::query("SELECT buyer_name_enc, buyer_mobile_enc, buyer_id_number_enc FROM orders WHERE tenant_id = $1")
+        .bind(&tenant_id)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    for column in ["buyer_name_enc", "buyer_mobile_enc", "buyer_id_number_enc"] {
+        let sealed: String = row.try_get(column).unwrap();
+        assert!(
+            !sealed.contains("13912345678")
+                && !sealed.contains("王小明")
+                && !sealed.contains("1101051949"),
+            "{column} holds plain data"
+        );
+    }
+    tx.commit().await.unwrap();
+
+    // The guest follows the order through the tracking link, with their data masked.
+    let token = placed["tracking_token"].as_str().unwrap();
+    let (status, tracked) = server
+        .call(
+            Method::GET,
+            &format!("/t/aurora/api/v1/public/orders/{token}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tracked}");
+    assert_eq!(tracked["number"], placed["number"]);
+    assert_eq!(tracked["amount_due"], placed["deposit"]);
+    assert!(tracked["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "cancel"));
+    assert_eq!(tracked["buyer"]["mobile"], "139****5678");
+    // A guessed token finds nothing.
+    let (status, _) = server
+        .call(
+            Method::GET,
+            "/t/aurora/api/v1/public/orders/0123456789abcdefghjkmnpqrs",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The buyer cancels before paying: the vehicle goes back to stock.
+    let (status, cancelled) = server
+        .call(
+            Method::POST,
+            &format!("/t/aurora/api/v1/public/orders/{token}/commands"),
+            None,
+            Some(json!({ "transition": "cancel", "input": { "reason": "changed my mind" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND hold = 'free' AND order_id IS NULL"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_reservation_releases_the_vehicle() {
+    let server = Server::demo().await;
+    let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 400, 1).await;
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(1) });
+    let (status, first, _) = place(&server, "aurora", "lapse-1", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // Sold out for the next buyer while the reservation holds.
+    let body2 = json!({ "configuration": code, "store": "sh01", "buyer": buyer(2) });
+    let (status, _, _) = place(&server, "aurora", "lapse-2", &body2).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Let the reservation lapse (as if 30 minutes passed).
+    let tenant_id = server.tenant_id("aurora").await;
+    let past = forecourt::store::now_ms() - 1000;
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    for sql in [
+        "UPDATE vehicles SET reserved_until = $1 WHERE tenant_id = $2",
+        "UPDATE orders SET reserved_until = $1 WHERE tenant_id = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(past)
+            .bind(&tenant_id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    // Paying the deposit now is refused: the reservation is gone.
+    let token = first["tracking_token"].as_str().unwrap();
+    let resp = server
+        .client
+        .post(format!(
+            "{}/t/aurora/api/v1/public/orders/{token}/payments",
+            server.base
+        ))
+        .header("Idempotency-Key", "pay-late")
+        .json(&json!({ "kind": "deposit", "amount": first["deposit"], "currency": "CNY" }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(
+        status == StatusCode::CONFLICT || status == StatusCode::SERVICE_UNAVAILABLE,
+        "{status} {text}"
+    );
+    if status == StatusCode::CONFLICT {
+        assert!(text.contains("reservation_expired"), "{text}");
+    }
+
+    // The next buyer gets the vehicle at once, before any sweeper ran.
+    let (status, second, _) = place(&server, "aurora", "lapse-3", &body2).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(second["vin"], first["vin"]);
+}
+
+/// Starts paying `kind` of the order behind `token`; returns status and body.
+pub async fn pay(
+    server: &Server,
+    token: &str,
+    key: &str,
+    kind: &str,
+    amount: i64,
+    currency: &str,
+) -> (StatusCode, Value, bool) {
+    let resp = server
+        .client
+        .post(format!(
+            "{}/t/aurora/api/v1/public/orders/{token}/payments",
+            server.base
+        ))
+        .header("Idempotency-Key", key)
+        .json(&json!({ "kind": kind, "amount": amount, "currency": currency }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let replayed = resp.headers().get("idempotent-replayed").is_some();
+    (status, resp.json().await.unwrap(), replayed)
+}
+
+/// The buyer pays on the fake provider's page (what its Pay button does).
+pub async fn complete_on_provider(server: &Server, redirect_url: &str) -> Value {
+    let id = redirect_url.rsplit('/').next().unwrap();
+    let resp = server
+        .client
+        .post(format!(
+            "{}/__fake/payments/{id}/complete",
+            server.fakepay.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+/// Polls the tracking view until `check` holds (callbacks arrive in the background).
+pub async fn tracked_until(server: &Server, token: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let (status, tracked) = server
+            .call(
+                Method::GET,
+                &format!("/t/aurora/api/v1/public/orders/{token}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{tracked}");
+        if check(&tracked) {
+            return tracked;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the order never reached the expected state");
+}
+
+async fn callbacks(server: &Server, verdict: &str) -> i64 {
+    count(
+        server,
+        "aurora",
+        "payment_callbacks",
+        &format!("AND verdict = '{verdict}'"),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_is_paid_allocated_and_delivered_and_only_verified_callbacks_count() {
+    let server = Server::demo().await;
+    let (_, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    let vins = stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 500, 1).await;
+    let body = json!({ "vin": vins[0], "store": "sh01", "buyer": buyer(1) });
+    let (status, placed, _) = place(&server, "aurora", "life-1", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let token = placed["tracking_token"].as_str().unwrap().to_string();
+    let deposit = placed["deposit"].as_i64().unwrap();
+    let price = placed["price"].as_i64().unwrap();
+
+    // Bad payments change nothing.
+    for (kind, amount, currency, code) in [
+        ("deposit", -5, "CNY", "invalid_amount"),
+        ("deposit", deposit - 1, "CNY", "amount_mismatch"),
+        ("deposit", deposit, "USD", "currency_mismatch"),
+        ("balance", price - deposit, "CNY", "nothing_due"),
+    ] {
+        let (status, refused, _) = pay(
+            &server,
+            &token,
+            &format!("bad-{code}"),
+            kind,
+            amount,
+            currency,
+        )
+        .await;
+        assert!(
+            status.is_client_error(),
+            "{kind} {amount} {currency}: {refused}"
+        );
+        assert_eq!(refused["code"], code, "{refused}");
+    }
+    assert_eq!(count(&server, "aurora", "payments", "").await, 0);
+
+    // The deposit: one provider payment however often the buyer retries.
+    let (status, payment, _) = pay(&server, &token, "dep-1", "deposit", deposit, "CNY").await;
+    assert_eq!(status, StatusCode::CREATED, "{payment}");
+    let (status, again, replayed) = pay(&server, &token, "dep-1", "deposit", deposit, "CNY").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(replayed);
+    assert_eq!(again, payment);
+    let redirect = payment["redirect_url"].as_str().unwrap();
+    assert!(
+        redirect.starts_with(&server.fakepay.base_url()),
+        "{redirect}"
+    );
+    complete_on_provider(&server, redirect).await;
+    let tracked = tracked_until(&server, &token, |t| t["state"] == "confirmed").await;
+    assert_eq!(tracked["paid"], deposit);
+    assert_eq!(tracked["payments"][0]["status"], "succeeded");
+
+    // A replayed event is acknowledged and ignored.
+    let events: Value = server
+        .client
+        .get(format!("{}/__fake/events", server.fakepay.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = events.as_array().unwrap().last().unwrap().clone();
+    let resent: Value = server
+        .client
+        .post(format!(
+            "{}/__fake/events/{}/resend",
+            server.fakepay.base_url(),
+            event["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resent["status"], 200, "{resent}");
+    assert_eq!(callbacks(&server, "replay").await, 1);
+    // A forged event (amount changed, signature kept) and an unsigned one are refused.
+    let forged = event["body"]
+        .as_str()
+        .unwrap()
+        .replace(&format!("\"amount\":{deposit}"), "\"amount\":1");
+    assert_ne!(forged, event["body"].as_str().unwrap());
+    let callback = format!("{}/t/aurora/api/v1/public/payments/callback", server.base);
+    let resp = server
+        .client
+        .post(&callback)
+        .header("content-type", "application/json")
+        .header("FakePay-Signature", event["signature"].as_str().unwrap())
+        .body(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = server
+        .client
+        .post(&callback)
+        .header("content-type", "application/json")
+        .body(event["body"].as_str().unwrap().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(callbacks(&server, "rejected").await, 2);
+    let tracked = tracked_until(&server, &token, |_| true).await;
+    assert_eq!(tracked["paid"], deposit, "nothing changed");
+    assert_eq!(tracked["state"], "confirmed");
+
+    // The store allocates the vehicle, the buyer pays the balance, the store hands it over.
+    let manager = server.login("aurora", "manager.sh01@aurora.example").await;
+    let id = placed["id"].as_str().unwrap();
+    let (_, detail) = server.get(&format!("/api/v1/orders/{id}"), &manager).await;
+    assert!(
+        detail["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "allocate"),
+        "{detail}"
+    );
+    let (status, allocated) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{id}/commands"),
+            Some(&manager),
+            Some(json!({ "transition": "allocate", "version": detail["version"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{allocated}");
+    assert_eq!(allocated["state"], "allocated");
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND hold = 'sold'"
+        )
+        .await,
+        1
+    );
+    let (status, payment, _) =
+        pay(&server, &token, "bal-1", "balance", price - deposit, "CNY").await;
+    assert_eq!(status, StatusCode::CREATED, "{payment}");
+    complete_on_provider(&server, payment["redirect_url"].as_str().unwrap()).await;
+    let tracked = tracked_until(&server, &token, |t| t["state"] == "ready").await;
+    assert_eq!(tracked["paid"], price);
+    assert_eq!(tracked["amount_due"], 0);
+    let (status, delivered) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{id}/commands"),
+            Some(&manager),
+            Some(json!({ "transition": "deliver", "version": allocated["version"].as_i64().unwrap() + 1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{delivered}");
+    assert_eq!(delivered["state"], "delivered");
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND stage = 'delivered'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_order_is_refunded_by_the_tenants_rules() {
+    let server = Server::demo().await;
+    let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 600, 1).await;
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(1) });
+    let (status, placed, _) = place(&server, "aurora", "refund-1", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let token = placed["tracking_token"].as_str().unwrap().to_string();
+    let deposit = placed["deposit"].as_i64().unwrap();
+    let (_, payment, _) = pay(&server, &token, "dep", "deposit", deposit, "CNY").await;
+    complete_on_provider(&server, payment["redirect_url"].as_str().unwrap()).await;
+    let tracked = tracked_until(&server, &token, |t| t["state"] == "confirmed").await;
+
+    // Cancelled while confirmed: the rules keep nothing, so the whole deposit goes back.
+    let (status, cancelled) = server
+        .call(
+            Method::POST,
+            &format!("/t/aurora/api/v1/public/orders/{token}/commands"),
+            None,
+            Some(json!({ "transition": "cancel", "version": tracked["version"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["state"], "cancelled");
+    // One refund of the whole deposit (the node's refund worker may be sending it already).
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "refunds",
+            &format!("AND amount = {deposit}")
+        )
+        .await,
+        1,
+        "{cancelled}"
+    );
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND hold = 'free'"
+        )
+        .await,
+        1,
+        "the vehicle is back in stock"
+    );
+    // The refund worker sends it; the provider confirms it with a signed callback.
+    let sent = forecourt::payments::send_refunds_once(&server.state, 10)
+        .await
+        .unwrap();
+    assert!(sent <= 1);
+    let tracked = tracked_until(&server, &token, |t| t["refunded"] == deposit).await;
+    assert_eq!(tracked["paid"], deposit);
+    assert_eq!(
+        count(&server, "aurora", "refunds", "AND status = 'succeeded'").await,
+        1
+    );
+    // Paying anything on a cancelled order is refused.
+    let (status, refused, _) = pay(&server, &token, "late", "deposit", deposit, "CNY").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "order_closed");
+}
