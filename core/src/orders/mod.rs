@@ -357,10 +357,7 @@ pub async fn prepare(
         .or_else(|| doc.tenant.locales.first().cloned())
         .unwrap_or_else(|| "en".into());
     Ok(NewOrder {
-        scope: match &buyer_id {
-            Some(id) => format!("buyer:{id}"),
-            None => "public".into(),
-        },
+        scope: scope_of(buyer_id.as_deref()),
         key,
         fingerprint,
         id: uuid::Uuid::now_v7().to_string(),
@@ -388,6 +385,14 @@ pub async fn prepare(
         now,
         snapshot,
     })
+}
+
+/// The idempotency scope of an order request: the signed-in buyer's, or the public's.
+pub fn scope_of(buyer_id: Option<&str>) -> String {
+    match buyer_id {
+        Some(id) => format!("buyer:{id}"),
+        None => "public".into(),
+    }
 }
 
 /// A fresh tracking token (128 random bits, base32) and its SHA-256 hex.

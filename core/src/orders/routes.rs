@@ -56,6 +56,23 @@ async fn place_order(
     let snapshot = tenant.0;
     let print = fingerprint("POST", "/api/v1/public/orders", &bytes);
     let buyer_id = buyer.map(|b| b.buyer_id);
+    // A retry is answered from its key before anything is re-checked: the first answer stands
+    // even if the world changed since (the desk checks again for concurrent duplicates).
+    let scope = super::scope_of(buyer_id.as_deref());
+    let mut tx = state.db.tenant_tx(&snapshot.tenant.id).await?;
+    let stored = crate::idempotency::lookup(
+        &mut tx,
+        &snapshot.tenant.id,
+        &scope,
+        &key.0,
+        &print,
+        crate::store::now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(stored) = stored {
+        return Ok(stored.replay());
+    }
     let order = prepare(&state, snapshot, &req, buyer_id, Some(key.0), print).await?;
     match state.orders.place(&state, order).await? {
         Answer::Placed(placed) => Ok((StatusCode::CREATED, Json(placed)).into_response()),

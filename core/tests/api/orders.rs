@@ -301,8 +301,23 @@ async fn a_key_has_one_effect_and_replays_its_first_answer() {
     assert!(replayed);
     assert_eq!(again["code"], "sold_out");
 
-    // After 24 hours a key is forgotten: the same key with another body is a new request.
+    // The first answer stands even when the world changed since: with the saved build gone,
+    // a retry of an acknowledged order still replays it.
     let tenant_id = server.tenant_id("aurora").await;
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    sqlx::query("DELETE FROM saved_configurations WHERE tenant_id = $1")
+        .bind(&tenant_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(1) });
+    let (status, again, replayed) = place(&server, "aurora", "key-1", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert!(replayed);
+    assert_eq!(again, first);
+
+    // After 24 hours a key is forgotten: the same key with another body is a new request.
     let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
     sqlx::query(
         "UPDATE idempotency_keys SET created_at = 0 WHERE tenant_id = $1 AND key = 'key-1'",
@@ -314,9 +329,9 @@ async fn a_key_has_one_effect_and_replays_its_first_answer() {
     tx.commit().await.unwrap();
     let fresh = json!({ "configuration": code, "store": "sh01", "buyer": buyer(9) });
     let (status, answer, replayed) = place(&server, "aurora", "key-1", &fresh).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(
-        answer["code"], "sold_out",
+        answer["code"], "unknown_configuration",
         "a new attempt, not a reused key: {answer}"
     );
     assert!(!replayed);
