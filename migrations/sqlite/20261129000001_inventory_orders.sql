@@ -35,7 +35,8 @@ CREATE TABLE vehicles (
     PRIMARY KEY (tenant_id, vin),
     FOREIGN KEY (tenant_id, store_code) REFERENCES org_units (tenant_id, code)
 );
-CREATE INDEX vehicles_match ON vehicles (tenant_id, build_key, hold, stage);
+-- Picking a vehicle for an order: one probe per step (see inventory/stock.rs).
+CREATE INDEX vehicles_pick ON vehicles (tenant_id, build_key, hold, stage, arrival_date, vin);
 CREATE INDEX vehicles_store ON vehicles (tenant_id, store_code, stage);
 
 -- Buyer accounts: one per mobile number and tenant.

@@ -78,9 +78,12 @@ pub async fn reserve_vin(
     row.map(|r| reserved(&r)).transpose()
 }
 
-/// Reserves one free vehicle of `build_key` for `order_id` until `until`: in stock first, then
-/// in transit, then in production; at `prefer_store` before other stores; earliest arrival
-/// first. `None` when none is free.
+/// Reserves one free vehicle of `build_key` for `order_id` until `until`: in stock first (at
+/// `prefer_store` before other stores), then in transit, then in production, earliest arrival
+/// first; then a vehicle whose reservation lapsed. `None` when none is free.
+///
+/// Each step is one indexed probe (`vehicles_pick`: tenant, build, hold, stage, arrival, VIN),
+/// so the cost does not grow with the stock of the build.
 #[allow(clippy::too_many_arguments)]
 pub async fn reserve_matching(
     tx: &mut TenantTx,
@@ -96,26 +99,44 @@ pub async fn reserve_matching(
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let sql = format!(
-        "UPDATE vehicles SET hold = 'reserved', order_id = $1, reserved_until = $2, \
-         updated_at = $3, version = version + 1 \
-         WHERE tenant_id = $4 AND {free} AND vin = (\
-           SELECT vin FROM vehicles WHERE tenant_id = $4 AND build_key = $5 AND {free} \
-           ORDER BY CASE stage WHEN 'in_stock' THEN 0 WHEN 'in_transit' THEN 1 ELSE 2 END, \
-                    CASE WHEN store_code = $6 THEN 0 ELSE 1 END, arrival_date, vin LIMIT 1{lock}) \
-         RETURNING vin, store_code, build_key",
-        free = free_at(3),
-    );
-    let row = sqlx::query(&sql)
-        .bind(order_id)
-        .bind(until)
-        .bind(now)
-        .bind(tenant_id)
-        .bind(build_key)
-        .bind(prefer_store)
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.map(|r| reserved(&r)).transpose()
+    // (which vehicles, whether to bind the preferred store)
+    let steps: [(&str, bool); 5] = [
+        (
+            "hold = 'free' AND stage = 'in_stock' AND store_code = $6",
+            true,
+        ),
+        ("hold = 'free' AND stage = 'in_stock'", false),
+        ("hold = 'free' AND stage = 'in_transit'", false),
+        ("hold = 'free' AND stage = 'in_production'", false),
+        (
+            "hold = 'reserved' AND reserved_until < $3 AND stage <> 'delivered'",
+            false,
+        ),
+    ];
+    for (which, with_store) in steps {
+        let sql = format!(
+            "UPDATE vehicles SET hold = 'reserved', order_id = $1, reserved_until = $2, \
+             updated_at = $3, version = version + 1 \
+             WHERE tenant_id = $4 AND {free} AND vin = (\
+               SELECT vin FROM vehicles WHERE tenant_id = $4 AND build_key = $5 AND {which} \
+               ORDER BY arrival_date, vin LIMIT 1{lock}) \
+             RETURNING vin, store_code, build_key",
+            free = free_at(3),
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(order_id)
+            .bind(until)
+            .bind(now)
+            .bind(tenant_id)
+            .bind(build_key);
+        if with_store {
+            query = query.bind(prefer_store);
+        }
+        if let Some(row) = query.fetch_optional(&mut **tx).await? {
+            return reserved(&row).map(Some);
+        }
+    }
+    Ok(None)
 }
 
 fn reserved(row: &sqlx::any::AnyRow) -> Result<Reserved, sqlx::Error> {

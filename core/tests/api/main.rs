@@ -9,6 +9,7 @@ mod bundles;
 mod buyers;
 mod catalog;
 mod cli;
+mod crash;
 mod edge;
 mod finance;
 mod inventory;
