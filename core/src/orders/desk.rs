@@ -17,6 +17,7 @@
 //!   batch sees the first one's key and replays its answer.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{OnceLock, Weak};
 
@@ -102,6 +103,22 @@ impl OrderDesk {
     }
 }
 
+/// The version of the tenant's order workflow new orders start on, memoised per batch.
+async fn lifecycle_version(
+    tx: &mut TenantTx,
+    order: &NewOrder,
+    versions: &mut HashMap<(String, String), i64>,
+) -> ApiResult<i64> {
+    let settings = super::settings(&order.snapshot)?;
+    let key = (order.snapshot.tenant.id.clone(), settings.workflow.clone());
+    if let Some(v) = versions.get(&key) {
+        return Ok(*v);
+    }
+    let v = crate::workflows::current_version(tx, &key.0, &key.1).await?;
+    versions.insert(key, v);
+    Ok(v)
+}
+
 async fn writer(state: Weak<Inner>, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.recv().await {
@@ -125,6 +142,8 @@ async fn commit_batch(state: &AppState, batch: &mut Vec<Job>) {
     let outcome = async {
         let mut tx = state.db.batch_tx().await?;
         let mut tenant: Option<String> = None;
+        // The lifecycle version new orders start on, looked up once per tenant and batch.
+        let mut versions: HashMap<(String, String), i64> = HashMap::new();
         for job in batch.iter() {
             let tenant_id = &job.order.snapshot.tenant.id;
             if state.db.backend == Backend::Postgres && tenant.as_deref() != Some(tenant_id) {
@@ -134,7 +153,7 @@ async fn commit_batch(state: &AppState, batch: &mut Vec<Job>) {
                     .await?;
                 tenant = Some(tenant_id.clone());
             }
-            answers.push(place_one(&mut tx, state, &job.order).await?);
+            answers.push(place_one(&mut tx, state, &job.order, &mut versions).await?);
         }
         tx.commit().await?;
         Ok::<(), sqlx::Error>(())
@@ -160,31 +179,24 @@ async fn commit_batch(state: &AppState, batch: &mut Vec<Job>) {
 
 /// One order inside the batch's transaction, in its own savepoint. The outer `Err` is a
 /// database failure that dooms the batch; the inner result is this order's answer.
+///
+/// The handler answered retries of committed keys already; a duplicate still in flight (in
+/// this batch, or committed since the handler looked) is found when its key cannot be stored:
+/// its work is rolled back to the savepoint and the first answer replayed.
 async fn place_one(
     tx: &mut TenantTx,
     state: &AppState,
     order: &NewOrder,
+    versions: &mut HashMap<(String, String), i64>,
 ) -> Result<ApiResult<Answer>, sqlx::Error> {
     let tenant_id = &order.snapshot.tenant.id;
-    if let Some(key) = &order.key {
-        match idempotency::lookup(
-            tx,
-            tenant_id,
-            &order.scope,
-            key,
-            &order.fingerprint,
-            order.now,
-        )
-        .await
-        {
-            Ok(Some(stored)) => return Ok(Ok(Answer::Replay(stored))),
-            Ok(None) => {}
-            Err(ApiError::Internal(cause)) => return Err(sqlx::Error::Protocol(cause)),
-            Err(refused) => return Ok(Err(refused)),
-        }
-    }
+    let version = match lifecycle_version(tx, order, versions).await {
+        Ok(v) => v,
+        Err(ApiError::Internal(cause)) => return Err(sqlx::Error::Protocol(cause)),
+        Err(refused) => return Ok(Err(refused)),
+    };
     sqlx::query("SAVEPOINT fc_order").execute(&mut **tx).await?;
-    let placed = place_in(tx, state, order).await;
+    let placed = place_in(tx, state, order, Some(version)).await;
     let stored = match &placed {
         Ok(p) => Stored {
             status: 201,

@@ -462,6 +462,7 @@ pub async fn place_in(
     tx: &mut TenantTx,
     state: &AppState,
     order: &NewOrder,
+    workflow_version: Option<i64>,
 ) -> ApiResult<PlacedOrder> {
     let snapshot = &order.snapshot;
     let settings = settings(snapshot)?;
@@ -507,6 +508,7 @@ pub async fn place_in(
             subject_id: &order.id,
             store: Some(&order.store),
             subject: subject(order, vin.as_deref(), fulfilling.as_deref()),
+            version: workflow_version,
         },
         &Acting {
             engine: engine::Actor {

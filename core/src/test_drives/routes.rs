@@ -389,6 +389,7 @@ pub(crate) async fn create_booking(
             subject_id: &id,
             store: Some(&req.store),
             subject: subject(&id, &req.store, &req.model, &vehicle, start, end),
+            version: None,
         },
         &buyer_actor(&id),
         now,

@@ -712,6 +712,9 @@ pub struct StartSpec<'a> {
     pub subject_id: &'a str,
     pub store: Option<&'a str>,
     pub subject: Value,
+    /// The version to start on when the caller already looked it up (the order writer does,
+    /// once per batch); `None` → the current version.
+    pub version: Option<i64>,
 }
 
 /// Starts an instance of the current version inside the caller's transaction.
@@ -724,7 +727,10 @@ pub async fn start_in(
     now: i64,
 ) -> ApiResult<StoredInstance> {
     let tenant_id = &snapshot.tenant.id;
-    let version = current_version(tx, tenant_id, spec.workflow_id).await?;
+    let version = match spec.version {
+        Some(v) => v,
+        None => current_version(tx, tenant_id, spec.workflow_id).await?,
+    };
     let wf = compiled(state, snapshot, spec.workflow_id, version).await?;
     if wf.subject() != spec.subject_type {
         return Err(ApiError::Conflict {
