@@ -69,17 +69,19 @@ impl CompiledCatalog {
 
 /// A short, unguessable code for sharing (12 characters of Crockford base32: 60 random bits).
 pub fn share_code() -> String {
+    random_code(12)
+}
+
+/// `len` random characters of Crockford base32 (lower case, no i, l, o, u): 5 random bits each.
+pub fn random_code(len: usize) -> String {
     use rand::RngCore;
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let mut bytes = [0u8; 8];
+    let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let mut n = u64::from_le_bytes(bytes);
-    (0..12)
-        .map(|_| {
-            let c = ALPHABET[(n & 31) as usize] as char;
-            n >>= 5;
-            c
-        })
+    // 256 is a multiple of 32, so the low five bits of a random byte are uniform.
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(b & 31)] as char)
         .collect()
 }
 

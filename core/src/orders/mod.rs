@@ -395,20 +395,9 @@ pub fn scope_of(buyer_id: Option<&str>) -> String {
     }
 }
 
-/// A fresh tracking token (128 random bits, base32) and its SHA-256 hex.
+/// A fresh tracking token (26 Crockford base32 characters: 130 random bits) and its SHA-256 hex.
 pub fn tracking_token() -> (String, String) {
-    use rand::RngCore;
-    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let mut n = u128::from_le_bytes(bytes);
-    let token: String = (0..26)
-        .map(|_| {
-            let c = ALPHABET[(n & 31) as usize] as char;
-            n >>= 5;
-            c
-        })
-        .collect();
+    let token = crate::catalog::random_code(26);
     let hash = token_hash(&token);
     (token, hash)
 }

@@ -22,7 +22,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, Authz, JsonBody};
 use crate::idempotency::{fingerprint, IdempotencyKey};
 use crate::state::AppState;
-use crate::store::{rfc3339, TenantTx};
+use crate::store::TenantTx;
 use crate::tenancy::routes::PublicTenant;
 use crate::test_drives::routes::CommandRequest;
 use crate::workflows::{self, Acting, HistoryEntry};
@@ -193,26 +193,12 @@ async fn tracked_view(
         version: stored.instance.version as i64,
         actions: engine::available(&wf, &stored.instance, &buyer_actor(order_id).engine),
         payments,
-        history: history.iter().map(buyer_step).collect(),
+        history: history
+            .iter()
+            .map(crate::test_drives::routes::BuyerStep::from_history)
+            .collect(),
         order,
     })
-}
-
-fn buyer_step(h: &HistoryEntry) -> crate::test_drives::routes::BuyerStep {
-    crate::test_drives::routes::BuyerStep {
-        at: rfc3339(h.at),
-        kind: h.kind.clone(),
-        transition: h.transition.clone(),
-        from: h.from.clone(),
-        to: h.to.clone(),
-        by: if h.actor == "system" {
-            "system".into()
-        } else if h.actor.starts_with("buyer") {
-            "buyer".into()
-        } else {
-            "store".into()
-        },
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/public/orders/{token}", tag = "orders",

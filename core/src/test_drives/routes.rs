@@ -214,6 +214,25 @@ pub struct BuyerStep {
     pub by: String,
 }
 
+impl BuyerStep {
+    /// A history entry as the buyer sees it: who acted is `buyer`, `system` or the `store`
+    /// (staff names stay hidden).
+    pub fn from_history(h: &crate::workflows::HistoryEntry) -> BuyerStep {
+        BuyerStep {
+            at: rfc3339(h.at),
+            kind: h.kind.clone(),
+            transition: h.transition.clone(),
+            from: h.from.clone(),
+            to: h.to.clone(),
+            by: if h.actor == "buyer" || h.actor == "system" {
+                h.actor.clone()
+            } else {
+                "store".into()
+            },
+        }
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BuyerMessage {
     pub template: String,
@@ -510,21 +529,7 @@ async fn buyer_view(state: &AppState, s: &Snapshot, code: &str) -> ApiResult<Buy
         version: stored.instance.version as i64,
         actions,
         feedback: feedback_of(&history),
-        history: history
-            .into_iter()
-            .map(|h| BuyerStep {
-                at: rfc3339(h.at),
-                kind: h.kind,
-                transition: h.transition,
-                from: h.from,
-                by: if h.actor == "buyer" || h.actor == "system" {
-                    h.actor
-                } else {
-                    "store".into()
-                },
-                to: h.to,
-            })
-            .collect(),
+        history: history.iter().map(BuyerStep::from_history).collect(),
         messages,
     })
 }
