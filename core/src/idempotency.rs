@@ -27,8 +27,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use std::collections::HashSet;
+
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::rows::{tuples, Val};
 use crate::store::{now_ms, TenantTx};
 
 /// The request header carrying the key.
@@ -183,6 +186,58 @@ pub async fn lookup(
         status: u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(500),
         body: row.try_get("response")?,
     }))
+}
+
+/// How a fresh key is inserted when the caller knows it is not stored yet ([`row`]).
+pub const INSERT: &str = "INSERT INTO idempotency_keys (tenant_id, scope, key, request_hash, \
+     status, response, created_at)";
+/// Values per key row.
+pub const WIDTH: usize = 7;
+
+/// The row of a fresh key, for [`INSERT`].
+pub fn row(
+    tenant_id: &str,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    stored: &Stored,
+    now: i64,
+) -> Vec<Val> {
+    vec![
+        tenant_id.into(),
+        scope.into(),
+        key.into(),
+        fingerprint.into(),
+        i64::from(stored.status).into(),
+        (&stored.body).into(),
+        now.into(),
+    ]
+}
+
+/// Which of `keys` (scope, key) are stored for `tenant_id`, live or past retention: one
+/// statement per 500 keys.
+pub async fn stored_keys(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    keys: &[(&str, &str)],
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    let mut out = HashSet::new();
+    for chunk in keys.chunks(500) {
+        let sql = format!(
+            "SELECT k.scope, k.key FROM idempotency_keys k \
+             JOIN (VALUES {}) AS p ON k.scope = p.column1 AND k.key = p.column2 \
+             WHERE k.tenant_id = $1",
+            tuples(2, 2, chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(tenant_id);
+        for (scope, key) in chunk {
+            query = query.bind(*scope).bind(*key);
+        }
+        for r in query.fetch_all(&mut **tx).await? {
+            out.insert((r.try_get("scope")?, r.try_get("key")?));
+        }
+    }
+    Ok(out)
 }
 
 /// Stores the response of the first request with `key`, in the caller's transaction. Returns

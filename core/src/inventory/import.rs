@@ -19,6 +19,7 @@
 //!   write lock before any read; on PostgreSQL imports of one tenant serialise and the read
 //!   vehicles are locked `FOR UPDATE`), so the checks hold when the writes happen.
 
+use crate::store::rows::placeholders;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -789,14 +790,6 @@ async fn lock_tenant(tx: &mut TenantTx, tenant_id: &str) -> Result<(), sqlx::Err
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// `$first, $first+1, …` for `n` bound values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The stored vehicles among `vins` (locked for this transaction on PostgreSQL).

@@ -8,6 +8,7 @@
 //!   every value bound, so paging and counts cover exactly what the caller may see.
 //! - An unknown VIN is 404 (whatever the caller's scope); a known one out of scope is 403.
 
+use crate::store::rows::placeholders;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -124,14 +125,6 @@ fn stores_in_scope(authz: &Authz) -> Vec<String> {
         .filter(|st| authz.allows(&vehicle_record("*", &st.code)))
         .map(|st| st.code.clone())
         .collect()
-}
-
-/// `$first, $first+1, …` for `n` bound values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A `WHERE` clause over `vehicles` and its bound values (all text; `$1` is the tenant).

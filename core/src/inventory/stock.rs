@@ -10,6 +10,8 @@
 //! - A reservation carries an expiry; once it has passed, the vehicle counts as free for the
 //!   next buyer even before the sweeper has cancelled the lapsed order.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
 use crate::store::{Backend, TenantTx};
@@ -95,25 +97,8 @@ pub async fn reserve_matching(
     until: i64,
     now: i64,
 ) -> Result<Option<Reserved>, sqlx::Error> {
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
-    // (which vehicles, whether to bind the preferred store)
-    let steps: [(&str, bool); 5] = [
-        (
-            "hold = 'free' AND stage = 'in_stock' AND store_code = $6",
-            true,
-        ),
-        ("hold = 'free' AND stage = 'in_stock'", false),
-        ("hold = 'free' AND stage = 'in_transit'", false),
-        ("hold = 'free' AND stage = 'in_production'", false),
-        (
-            "hold = 'reserved' AND reserved_until < $3 AND stage <> 'delivered'",
-            false,
-        ),
-    ];
-    for (which, with_store) in steps {
+    let lock = pick_lock(backend);
+    for step in 0..PICK_STEPS {
         let sql = format!(
             "UPDATE vehicles SET hold = 'reserved', order_id = $1, reserved_until = $2, \
              updated_at = $3, version = version + 1 \
@@ -122,6 +107,7 @@ pub async fn reserve_matching(
                ORDER BY arrival_date, vin LIMIT 1{lock}) \
              RETURNING vin, store_code, build_key",
             free = free_at(3),
+            which = pick_condition(step, 6, 3),
         );
         let mut query = sqlx::query(&sql)
             .bind(order_id)
@@ -129,7 +115,7 @@ pub async fn reserve_matching(
             .bind(now)
             .bind(tenant_id)
             .bind(build_key);
-        if with_store {
+        if step == 0 {
             query = query.bind(prefer_store);
         }
         if let Some(row) = query.fetch_optional(&mut **tx).await? {
@@ -137,6 +123,109 @@ pub async fn reserve_matching(
         }
     }
     Ok(None)
+}
+
+/// How many places a matching vehicle is looked for, in order (see [`pick_condition`]).
+pub const PICK_STEPS: usize = 5;
+
+/// Where pick step `step` looks (each an index range of `vehicles_pick`, taken in
+/// `arrival_date, vin` order): 0 in stock at the selling store (`$store_at`), 1 in stock
+/// anywhere in the network, 2 in transit, 3 in production, 4 a reservation that lapsed before
+/// `$now_at`.
+pub fn pick_condition(step: usize, store_at: usize, now_at: usize) -> String {
+    match step {
+        0 => format!("hold = 'free' AND stage = 'in_stock' AND store_code = ${store_at}"),
+        1 => "hold = 'free' AND stage = 'in_stock'".into(),
+        2 => "hold = 'free' AND stage = 'in_transit'".into(),
+        3 => "hold = 'free' AND stage = 'in_production'".into(),
+        _ => format!("hold = 'reserved' AND reserved_until < ${now_at} AND stage <> 'delivered'"),
+    }
+}
+
+/// On PostgreSQL a picked vehicle is locked, and one locked by a concurrent writer skipped.
+fn pick_lock(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
+/// Up to `limit` VINs of `build_key` where pick step `step` looks (store `store` for step 0,
+/// lapsed before `now` for step 4), in pick order; on PostgreSQL they stay locked for this
+/// transaction. Nothing is reserved yet: [`reserve_many`] does that.
+#[allow(clippy::too_many_arguments)]
+pub async fn candidates(
+    tx: &mut TenantTx,
+    backend: Backend,
+    tenant_id: &str,
+    build_key: &str,
+    step: usize,
+    store: &str,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<String>, sqlx::Error> {
+    let sql = format!(
+        "SELECT vin FROM vehicles WHERE tenant_id = $1 AND build_key = $2 AND {which} \
+         ORDER BY arrival_date, vin LIMIT $3{lock}",
+        which = pick_condition(step, 4, 4),
+        lock = pick_lock(backend),
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(tenant_id)
+        .bind(build_key)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    match step {
+        0 => query = query.bind(store),
+        4 => query = query.bind(now),
+        _ => {}
+    }
+    query
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("vin"))
+        .collect()
+}
+
+/// One vehicle to reserve for one order.
+#[derive(Debug, Clone)]
+pub struct Hold<'a> {
+    pub vin: &'a str,
+    pub order_id: &'a str,
+    pub until: i64,
+}
+
+/// Reserves many vehicles at once, each for its order and only where it is still free (or its
+/// reservation lapsed before `now`): the same rule as [`reserve_vin`], one statement per
+/// chunk. Returns the vehicles reserved, by VIN; a VIN missing was not free. The VINs must
+/// be distinct.
+pub async fn reserve_many(
+    tx: &mut TenantTx,
+    tenant_id: &str,
+    holds: &[Hold<'_>],
+    now: i64,
+) -> Result<HashMap<String, Reserved>, sqlx::Error> {
+    let mut out = HashMap::with_capacity(holds.len());
+    for chunk in holds.chunks(2_000) {
+        let sql = format!(
+            "UPDATE vehicles SET hold = 'reserved', order_id = p.column2, \
+             reserved_until = p.column3, updated_at = $2, version = version + 1 \
+             FROM (VALUES {values}) AS p \
+             WHERE vehicles.tenant_id = $1 AND vehicles.vin = p.column1 AND {free} \
+             RETURNING vin, store_code, build_key",
+            values = crate::store::rows::tuples(3, 3, chunk.len()),
+            free = free_at(2),
+        );
+        let mut query = sqlx::query(&sql).bind(tenant_id).bind(now);
+        for h in chunk {
+            query = query.bind(h.vin).bind(h.order_id).bind(h.until);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let r = reserved(&row)?;
+            out.insert(r.vin.clone(), r);
+        }
+    }
+    Ok(out)
 }
 
 fn reserved(row: &sqlx::any::AnyRow) -> Result<Reserved, sqlx::Error> {

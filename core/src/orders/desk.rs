@@ -23,6 +23,7 @@ use std::sync::{OnceLock, Weak};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch::{self, Fallback};
 use super::{place_in, NewOrder, PlacedOrder};
 use crate::http::error::{ApiError, ApiResult};
 use crate::idempotency::{self, Stored};
@@ -136,31 +137,29 @@ async fn writer(state: Weak<Inner>, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Places every job of `batch` in one transaction, then answers them all.
+/// Places every job of `batch` in one transaction, then answers them all: set-based first
+/// ([`super::batch`]); when that path gives up, the transaction is rolled back and the batch
+/// placed order by order.
 async fn commit_batch(state: &AppState, batch: &mut Vec<Job>) {
-    let mut answers: Vec<ApiResult<Answer>> = Vec::with_capacity(batch.len());
-    let outcome = async {
-        let mut tx = state.db.batch_tx().await?;
-        let mut tenant: Option<String> = None;
-        // The lifecycle version new orders start on, looked up once per tenant and batch.
-        let mut versions: HashMap<(String, String), i64> = HashMap::new();
-        for job in batch.iter() {
-            let tenant_id = &job.order.snapshot.tenant.id;
-            if state.db.backend == Backend::Postgres && tenant.as_deref() != Some(tenant_id) {
-                sqlx::query("SELECT set_config('forecourt.tenant_id', $1, true)")
-                    .bind(tenant_id)
-                    .execute(&mut *tx)
-                    .await?;
-                tenant = Some(tenant_id.clone());
-            }
-            answers.push(place_one(&mut tx, state, &job.order, &mut versions).await?);
+    let started = std::time::Instant::now();
+    let outcome = match place_all(state, batch, true).await {
+        Err(Fallback::Plan(why)) => {
+            tracing::debug!(%why, orders = batch.len(), "order batch placed order by order");
+            place_all(state, batch, false).await
         }
-        tx.commit().await?;
-        Ok::<(), sqlx::Error>(())
-    }
-    .await;
+        Err(Fallback::Db(e)) => {
+            tracing::warn!(error = %e, orders = batch.len(), "set-based order batch failed; placing order by order");
+            place_all(state, batch, false).await
+        }
+        done => done,
+    };
+    tracing::debug!(
+        orders = batch.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "order batch committed"
+    );
     match outcome {
-        Ok(()) => {
+        Ok(answers) => {
             for (job, answer) in batch.drain(..).zip(answers) {
                 let _ = job.reply.send(answer);
             }
@@ -175,6 +174,49 @@ async fn commit_batch(state: &AppState, batch: &mut Vec<Job>) {
             }
         }
     }
+}
+
+/// One transaction for the whole batch, tenant by tenant; `set_based` tries
+/// [`batch::place_group`] first and places only what it leaves order by order.
+async fn place_all(
+    state: &AppState,
+    batch: &[Job],
+    set_based: bool,
+) -> Result<Vec<ApiResult<Answer>>, Fallback> {
+    let mut tx = state.db.batch_tx().await?;
+    let mut answers: Vec<Option<ApiResult<Answer>>> = batch.iter().map(|_| None).collect();
+    // The batch's tenants, in order of first appearance, with their jobs in batch order.
+    let mut tenants: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, job) in batch.iter().enumerate() {
+        let id = job.order.snapshot.tenant.id.as_str();
+        match tenants.iter_mut().find(|(t, _)| *t == id) {
+            Some((_, jobs)) => jobs.push(i),
+            None => tenants.push((id, vec![i])),
+        }
+    }
+    // The lifecycle version new orders start on, looked up once per tenant and batch.
+    let mut versions: HashMap<(String, String), i64> = HashMap::new();
+    for (tenant_id, jobs) in &tenants {
+        state.db.set_tenant(&mut tx, tenant_id).await?;
+        if set_based {
+            let first = &batch[jobs[0]].order;
+            let version = lifecycle_version(&mut tx, first, &mut versions)
+                .await
+                .map_err(|e| Fallback::Plan(e.to_string()))?;
+            let orders: Vec<&NewOrder> = jobs.iter().map(|&i| &batch[i].order).collect();
+            let placed = batch::place_group(&mut tx, state, &orders, version).await?;
+            for (&i, answer) in jobs.iter().zip(placed) {
+                answers[i] = answer;
+            }
+        }
+        for &i in jobs {
+            if answers[i].is_none() {
+                answers[i] = Some(place_one(&mut tx, state, &batch[i].order, &mut versions).await?);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(answers.into_iter().flatten().collect())
 }
 
 /// One order inside the batch's transaction, in its own savepoint. The outer `Err` is a

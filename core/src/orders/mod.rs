@@ -26,6 +26,7 @@
 //! - Money is integer minor units of the tenant's currency; an order in another currency is
 //!   refused.
 
+pub mod batch;
 pub mod desk;
 pub mod routes;
 
@@ -41,6 +42,7 @@ use crate::catalog::routes::{evaluate, ConfigureRequest};
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::inventory::stock;
 use crate::state::AppState;
+use crate::store::rows::{Rows, Val};
 use crate::store::{rfc3339, TenantTx};
 use crate::tenancy::Snapshot;
 use crate::workflows::{self, Acting, StartSpec, StoredInstance};
@@ -408,7 +410,7 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn sold_out(order: &NewOrder) -> ApiError {
+pub(crate) fn sold_out(order: &NewOrder) -> ApiError {
     match &order.vin {
         Some(vin) => ApiError::Conflict {
             code: "sold_out",
@@ -485,87 +487,136 @@ pub async fn place_in(
     if reserved.is_none() && (order.vin.is_some() || !settings.build_to_order) {
         return Err(sold_out(order));
     }
-    let vin = reserved.as_ref().map(|r| r.vin.clone());
-    let fulfilling = reserved.as_ref().map(|r| r.store.clone());
+    let vin = reserved.as_ref().map(|r| r.vin.as_str());
+    let fulfilling = reserved.as_ref().map(|r| r.store.as_str());
     let stored = workflows::start_in(
         tx,
         state,
         snapshot,
-        StartSpec {
-            workflow_id: &settings.workflow,
-            subject_type: SUBJECT,
-            subject_id: &order.id,
-            store: Some(&order.store),
-            subject: subject(order, vin.as_deref(), fulfilling.as_deref()),
-            version: workflow_version,
-        },
-        &Acting {
-            engine: engine::Actor {
-                id: format!("buyer:{}", order.id),
-                roles: vec!["buyer".into()],
-                relations: vec!["owner".into()],
-            },
-            name: "buyer".into(),
-        },
+        start_spec(order, settings, vin, fulfilling, workflow_version),
+        &buyer_acting(order),
         order.now,
     )
     .await?;
-    sqlx::query(
-        "INSERT INTO orders (tenant_id, id, number, tracking_hash, buyer_id, store_code, channel, \
-         fulfilling_store, configuration_code, vin, model_code, trim_code, options, build_key, \
-         price, deposit, currency, paid, refunded, state, reserved_until, buyer_name_enc, \
-         buyer_mobile_enc, buyer_id_number_enc, buyer_mobile_index, locale, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0, 0, \
-         $18, $19, $20, $21, $22, $23, $24, $25, $25)",
-    )
-    .bind(tenant_id)
-    .bind(&order.id)
-    .bind(&order.number)
-    .bind(&order.tracking_hash)
-    .bind(order.buyer_id.as_deref())
-    .bind(&order.store)
-    .bind(order.channel)
-    .bind(fulfilling.as_deref())
-    .bind(order.configuration.as_deref())
-    .bind(vin.as_deref())
-    .bind(&order.model)
-    .bind(&order.trim)
-    .bind(serde_json::to_string(&order.options).map_err(ApiError::internal)?)
-    .bind(&order.build_key)
-    .bind(order.price)
-    .bind(order.deposit)
-    .bind(&order.currency)
-    .bind(&stored.instance.state)
-    .bind(order.reserved_until)
-    .bind(&order.name_enc)
-    .bind(&order.mobile_enc)
-    .bind(order.id_number_enc.as_deref())
-    .bind(&order.mobile_index)
-    .bind(&order.locale)
-    .bind(order.now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(PlacedOrder {
+    let mut rows = Rows::new(ORDER_INSERT, ORDER_WIDTH, "");
+    rows.push(order_row(order, vin, fulfilling, &stored.instance.state)?);
+    rows.write(tx).await?;
+    Ok(placed_order(
+        state,
+        order,
+        vin,
+        fulfilling,
+        &stored.instance.state,
+    ))
+}
+
+/// How an order starts its lifecycle workflow.
+pub(crate) fn start_spec<'a>(
+    order: &'a NewOrder,
+    settings: &'a OrderSettings,
+    vin: Option<&str>,
+    fulfilling: Option<&str>,
+    version: Option<i64>,
+) -> StartSpec<'a> {
+    StartSpec {
+        workflow_id: &settings.workflow,
+        subject_type: SUBJECT,
+        subject_id: &order.id,
+        store: Some(&order.store),
+        subject: subject(order, vin, fulfilling),
+        version,
+    }
+}
+
+/// The buyer placing `order`, as the workflow sees them.
+pub(crate) fn buyer_acting(order: &NewOrder) -> Acting {
+    Acting {
+        engine: engine::Actor {
+            id: format!("buyer:{}", order.id),
+            roles: vec!["buyer".into()],
+            relations: vec!["owner".into()],
+        },
+        name: "buyer".into(),
+    }
+}
+
+pub(crate) const ORDER_INSERT: &str = "INSERT INTO orders (tenant_id, id, number, tracking_hash, \
+     buyer_id, store_code, channel, fulfilling_store, configuration_code, vin, model_code, \
+     trim_code, options, build_key, price, deposit, currency, paid, refunded, state, \
+     reserved_until, buyer_name_enc, buyer_mobile_enc, buyer_id_number_enc, buyer_mobile_index, \
+     locale, created_at, updated_at)";
+pub(crate) const ORDER_WIDTH: usize = 28;
+
+/// The new order's row for [`ORDER_INSERT`], in lifecycle state `state`.
+pub(crate) fn order_row(
+    order: &NewOrder,
+    vin: Option<&str>,
+    fulfilling: Option<&str>,
+    state: &str,
+) -> ApiResult<Vec<Val>> {
+    Ok(vec![
+        (&order.snapshot.tenant.id).into(),
+        (&order.id).into(),
+        (&order.number).into(),
+        (&order.tracking_hash).into(),
+        order.buyer_id.as_deref().into(),
+        (&order.store).into(),
+        order.channel.into(),
+        fulfilling.into(),
+        order.configuration.as_deref().into(),
+        vin.into(),
+        (&order.model).into(),
+        (&order.trim).into(),
+        serde_json::to_string(&order.options)
+            .map_err(ApiError::internal)?
+            .into(),
+        (&order.build_key).into(),
+        order.price.into(),
+        order.deposit.into(),
+        (&order.currency).into(),
+        0_i64.into(),
+        0_i64.into(),
+        state.into(),
+        order.reserved_until.into(),
+        (&order.name_enc).into(),
+        (&order.mobile_enc).into(),
+        order.id_number_enc.as_deref().into(),
+        (&order.mobile_index).into(),
+        (&order.locale).into(),
+        order.now.into(),
+        order.now.into(),
+    ])
+}
+
+/// The answer to a placed order.
+pub(crate) fn placed_order(
+    state: &AppState,
+    order: &NewOrder,
+    vin: Option<&str>,
+    fulfilling: Option<&str>,
+    lifecycle_state: &str,
+) -> PlacedOrder {
+    PlacedOrder {
         id: order.id.clone(),
         number: order.number.clone(),
-        state: stored.instance.state.clone(),
+        state: lifecycle_state.to_string(),
         tracking_url: format!(
             "{}/t/{}/api/v1/public/orders/{}",
             state.settings.public_url.trim_end_matches('/'),
-            snapshot.tenant.slug,
+            order.snapshot.tenant.slug,
             order.tracking_token
         ),
         tracking_token: order.tracking_token.clone(),
-        vin,
+        vin: vin.map(str::to_string),
         store: order.store.clone(),
-        fulfilling_store: fulfilling,
+        fulfilling_store: fulfilling.map(str::to_string),
         model: order.model.clone(),
         trim: order.trim.clone(),
         price: order.price,
         deposit: order.deposit,
         currency: order.currency.clone(),
         deposit_due: rfc3339(order.reserved_until),
-    })
+    }
 }
 
 /// After the workflow accepted a command on an order (inside its transaction): keeps the

@@ -56,24 +56,39 @@ async fn place_order(
     let snapshot = tenant.0;
     let print = fingerprint("POST", "/api/v1/public/orders", &bytes);
     let buyer_id = buyer.map(|b| b.buyer_id);
-    // A retry is answered from its key before anything is re-checked: the first answer stands
-    // even if the world changed since (the desk checks again for concurrent duplicates).
     let scope = super::scope_of(buyer_id.as_deref());
-    let mut tx = state.db.tenant_tx(&snapshot.tenant.id).await?;
-    let stored = crate::idempotency::lookup(
-        &mut tx,
-        &snapshot.tenant.id,
-        &scope,
-        &key.0,
-        &print,
-        crate::store::now_ms(),
+    let order = match prepare(
+        &state,
+        snapshot.clone(),
+        &req,
+        buyer_id,
+        Some(key.0.clone()),
+        print.clone(),
     )
-    .await?;
-    tx.commit().await?;
-    if let Some(stored) = stored {
-        return Ok(stored.replay());
-    }
-    let order = prepare(&state, snapshot, &req, buyer_id, Some(key.0), print).await?;
+    .await
+    {
+        Ok(order) => order,
+        Err(refused) => {
+            // A retry is answered from its key even when the world changed since (the first
+            // answer stands); a new request gets the refusal. A retry whose check passes is
+            // recognised by the desk, which stores keys with their effect.
+            let mut tx = state.db.tenant_tx(&snapshot.tenant.id).await?;
+            let stored = crate::idempotency::lookup(
+                &mut tx,
+                &snapshot.tenant.id,
+                &scope,
+                &key.0,
+                &print,
+                crate::store::now_ms(),
+            )
+            .await?;
+            tx.commit().await?;
+            return match stored {
+                Some(stored) => Ok(stored.replay()),
+                None => Err(refused),
+            };
+        }
+    };
     match state.orders.place(&state, order).await? {
         Answer::Placed(placed) => Ok((StatusCode::CREATED, Json(placed)).into_response()),
         Answer::Replay(stored) => Ok(stored.replay()),

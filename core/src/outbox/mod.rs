@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
+use crate::store::rows::{placeholders, Rows, Val};
 use crate::store::{now_ms, Backend, Db, TenantTx};
 
 /// Attempts before a message is dead-lettered.
@@ -66,6 +67,36 @@ pub struct Message {
     pub payload: Value,
 }
 
+/// How outbox rows are inserted ([`row`] gives the values).
+pub const INSERT: &str = "INSERT INTO outbox (tenant_id, id, kind, name, recipient, subject_type, \
+     subject_id, payload, status, attempts, next_attempt_at, created_at)";
+/// Values per outbox row.
+pub const WIDTH: usize = 12;
+
+/// A new pending message's id and row values, for [`INSERT`].
+pub fn row(tenant_id: &str, message: &Message, now: i64) -> (String, Vec<Val>) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let (subject_type, subject_id) = match &message.subject {
+        Some((t, i)) => (Some(t.as_str()), Some(i.as_str())),
+        None => (None, None),
+    };
+    let values = vec![
+        tenant_id.into(),
+        (&id).into(),
+        message.kind.as_str().into(),
+        (&message.name).into(),
+        message.recipient.as_deref().into(),
+        subject_type.into(),
+        subject_id.into(),
+        message.payload.to_string().into(),
+        "pending".into(),
+        0_i64.into(),
+        now.into(),
+        now.into(),
+    ];
+    (id, values)
+}
+
 /// Writes `message` inside the caller's transaction; returns its id.
 pub async fn enqueue(
     tx: &mut TenantTx,
@@ -73,28 +104,10 @@ pub async fn enqueue(
     message: &Message,
     now: i64,
 ) -> Result<String, sqlx::Error> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let (subject_type, subject_id) = match &message.subject {
-        Some((t, i)) => (Some(t.as_str()), Some(i.as_str())),
-        None => (None, None),
-    };
-    sqlx::query(
-        "INSERT INTO outbox (tenant_id, id, kind, name, recipient, subject_type, subject_id, \
-         payload, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $10)",
-    )
-    .bind(tenant_id)
-    .bind(&id)
-    .bind(message.kind.as_str())
-    .bind(&message.name)
-    .bind(message.recipient.as_deref())
-    .bind(subject_type)
-    .bind(subject_id)
-    .bind(message.payload.to_string())
-    .bind(now)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    let (id, values) = row(tenant_id, message, now);
+    let mut rows = Rows::new(INSERT, WIDTH, "");
+    rows.push(values);
+    rows.write(tx).await?;
     Ok(id)
 }
 
@@ -304,9 +317,14 @@ pub(crate) async fn scan_mode(db: &Db, tx: &mut TenantTx) -> Result<(), sqlx::Er
 
 /// One relay pass: claims up to `batch` due messages and delivers them. Returns how many were
 /// delivered.
+///
+/// Three transactions whatever the number of messages: a read that finds the due ones (no
+/// write lock while the queue is idle), one claim of them all with a lease (only one node wins
+/// each message; a node that dies mid-delivery leaves it to be retried when the lease ends),
+/// and one write of the outcomes after delivery.
 pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<usize, sqlx::Error> {
     let now = now_ms();
-    let mut tx = db.batch_tx().await?;
+    let mut tx = db.scan_tx().await?;
     scan_mode(db, &mut tx).await?;
     let due = sqlx::query(
         "SELECT tenant_id, id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
@@ -317,68 +335,93 @@ pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<us
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let mut delivered = 0;
-    for row in due {
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut by_tenant: Vec<(String, Vec<String>)> = Vec::new();
+    for row in &due {
         let tenant_id: String = row.try_get("tenant_id")?;
         let id: String = row.try_get("id")?;
-        // Claim with a lease: only one node wins the update.
-        let mut tx = db.tenant_tx(&tenant_id).await?;
-        let claimed = sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 \
-             WHERE tenant_id = $2 AND id = $3 AND status = 'pending' AND next_attempt_at <= $4",
-        )
-        .bind(now + LEASE_MS)
-        .bind(&tenant_id)
-        .bind(&id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed != 1 {
-            continue;
+        match by_tenant.iter_mut().find(|(t, _)| *t == tenant_id) {
+            Some((_, ids)) => ids.push(id),
+            None => by_tenant.push((tenant_id, vec![id])),
         }
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(&tenant_id)
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let message = entry(&row)?;
-        let result = adapter.deliver(&tenant_id, &message).await;
-        let mut tx = db.tenant_tx(&tenant_id).await?;
-        match result {
-            Ok(()) => {
-                sqlx::query(
-                    "UPDATE outbox SET status = 'delivered', delivered_at = $1, last_error = NULL \
-                     WHERE tenant_id = $2 AND id = $3",
-                )
-                .bind(now_ms())
-                .bind(&tenant_id)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-                delivered += 1;
-            }
-            Err(reason) => {
-                let dead = message.attempts >= MAX_ATTEMPTS;
-                tracing::warn!(tenant = %tenant_id, id = %id, attempts = message.attempts, dead, reason = %reason, "outbox delivery failed");
-                sqlx::query(
-                    "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3 \
-                     WHERE tenant_id = $4 AND id = $5",
-                )
-                .bind(if dead { "dead" } else { "pending" })
-                .bind(now_ms() + backoff_ms(message.attempts - 1))
-                .bind(&reason)
-                .bind(&tenant_id)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
     }
+
+    // Claim with a lease: a message another node claimed since is not returned.
+    let mut claimed: Vec<(String, OutboxEntry)> = Vec::with_capacity(due.len());
+    let mut tx = db.batch_tx().await?;
+    for (tenant_id, ids) in &by_tenant {
+        db.set_tenant(&mut tx, tenant_id).await?;
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 \
+                 WHERE tenant_id = $2 AND status = 'pending' AND next_attempt_at <= $3 \
+                 AND id IN ({}) RETURNING {COLUMNS}",
+                placeholders(4, chunk.len())
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(now + LEASE_MS)
+                .bind(tenant_id)
+                .bind(now);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                claimed.push((tenant_id.clone(), entry(&row)?));
+            }
+        }
+    }
+    tx.commit().await?;
+
+    let mut outcomes = Vec::with_capacity(claimed.len());
+    for (tenant_id, message) in &claimed {
+        outcomes.push(adapter.deliver(tenant_id, message).await);
+    }
+
+    let mut delivered = 0;
+    let mut tx = db.batch_tx().await?;
+    for (tenant_id, _) in &by_tenant {
+        db.set_tenant(&mut tx, tenant_id).await?;
+        let ok: Vec<&str> = claimed
+            .iter()
+            .zip(&outcomes)
+            .filter(|((t, _), result)| t == tenant_id && result.is_ok())
+            .map(|((_, m), _)| m.id.as_str())
+            .collect();
+        for chunk in ok.chunks(500) {
+            let sql = format!(
+                "UPDATE outbox SET status = 'delivered', delivered_at = $1, last_error = NULL \
+                 WHERE tenant_id = $2 AND id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(now_ms()).bind(tenant_id);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            delivered += query.execute(&mut *tx).await?.rows_affected() as usize;
+        }
+        for ((owner, message), result) in claimed.iter().zip(&outcomes) {
+            let Err(reason) = result else { continue };
+            if owner != tenant_id {
+                continue;
+            }
+            let dead = message.attempts >= MAX_ATTEMPTS;
+            tracing::warn!(tenant = %tenant_id, id = %message.id, attempts = message.attempts, dead, reason = %reason, "outbox delivery failed");
+            sqlx::query(
+                "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3 \
+                 WHERE tenant_id = $4 AND id = $5",
+            )
+            .bind(if dead { "dead" } else { "pending" })
+            .bind(now_ms() + backoff_ms(message.attempts - 1))
+            .bind(reason)
+            .bind(tenant_id)
+            .bind(&message.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
     Ok(delivered)
 }
 

@@ -496,8 +496,8 @@ pub async fn send_refunds_once(state: &AppState, batch: i64) -> Result<usize, sq
         return Ok(0);
     };
     let now = now_ms();
-    // The claim writes after reading: take the write lock first (SQLite).
-    let mut tx = state.db.batch_tx().await?;
+    // Look first (no write lock while nothing is due), then claim what is still due.
+    let mut tx = state.db.scan_tx().await?;
     crate::outbox::scan_mode(&state.db, &mut tx).await?;
     let due = sqlx::query(
         "SELECT tenant_id, id FROM refunds WHERE status = 'requested' AND next_attempt_at <= $1 \
@@ -507,6 +507,12 @@ pub async fn send_refunds_once(state: &AppState, batch: i64) -> Result<usize, sq
     .bind(batch)
     .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = state.db.batch_tx().await?;
+    crate::outbox::scan_mode(&state.db, &mut tx).await?;
     // Lease them, so another node does not send the same refund at the same time.
     let mut claimed = Vec::new();
     for row in &due {

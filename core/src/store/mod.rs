@@ -16,6 +16,8 @@
 //!   survives a crash.
 //! - Times are stored as UTC milliseconds since the Unix epoch (`BIGINT`), ids as UUIDv7 text.
 
+pub mod rows;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -214,6 +216,25 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// A read-only transaction not bound to one tenant, for the background workers' scans
+    /// (with [`crate::outbox::scan_mode`]): it takes no write lock, so polling an idle
+    /// queue never makes the order writer wait.
+    pub async fn scan_tx(&self) -> Result<TenantTx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Fixes the tenant of a [`Db::batch_tx`] for what follows (PostgreSQL's row-level
+    /// security; nothing to do on SQLite). A batch spanning tenants calls it per tenant.
+    pub async fn set_tenant(&self, tx: &mut TenantTx, tenant_id: &str) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('forecourt.tenant_id', $1, true)")
+                .bind(tenant_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Checks that the database answers (for `/readyz`).

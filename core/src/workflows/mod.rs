@@ -27,6 +27,7 @@ use sqlx::Row;
 use crate::http::error::{ApiError, ApiResult};
 use crate::outbox::{self, Kind, Message};
 use crate::state::AppState;
+use crate::store::rows::{Rows, Val};
 use crate::store::{now_ms, TenantTx};
 use crate::tenancy::Snapshot;
 
@@ -732,6 +733,22 @@ pub async fn start_in(
         None => current_version(tx, tenant_id, spec.workflow_id).await?,
     };
     let wf = compiled(state, snapshot, spec.workflow_id, version).await?;
+    let (stored, outcome) = begin(&wf, version, spec, actor, now)?;
+    let mut instances = Rows::new(INSTANCE_INSERT, INSTANCE_WIDTH, "");
+    instances.push(instance_row(tenant_id, &stored)?);
+    instances.write(tx).await?;
+    persist_outcome(tx, state, snapshot, &stored, &outcome, actor, now).await?;
+    Ok(stored)
+}
+
+/// A new instance of `wf` (version `version`) in memory: the engine's start, not yet stored.
+pub fn begin(
+    wf: &engine::Workflow,
+    version: i64,
+    spec: StartSpec<'_>,
+    actor: &Acting,
+    now: i64,
+) -> ApiResult<(StoredInstance, engine::Outcome)> {
     if wf.subject() != spec.subject_type {
         return Err(ApiError::Conflict {
             code: "workflow_subject_mismatch",
@@ -743,7 +760,7 @@ pub async fn start_in(
             ),
         });
     }
-    let outcome = engine::start(&wf, spec.subject, &actor.engine, now).map_err(step_error)?;
+    let outcome = engine::start(wf, spec.subject, &actor.engine, now).map_err(step_error)?;
     let stored = StoredInstance {
         id: uuid::Uuid::now_v7().to_string(),
         workflow_id: spec.workflow_id.to_string(),
@@ -754,28 +771,183 @@ pub async fn start_in(
         created_at: now,
         instance: outcome.instance.clone(),
     };
-    sqlx::query(
-        "INSERT INTO workflow_instances (tenant_id, id, workflow_id, workflow_version, subject_type, \
-         subject_id, store_code, state, version, ended, body, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(tenant_id)
-    .bind(&stored.id)
-    .bind(&stored.workflow_id)
-    .bind(version)
-    .bind(&stored.subject_type)
-    .bind(&stored.subject_id)
-    .bind(stored.store.as_deref())
-    .bind(&stored.instance.state)
-    .bind(stored.instance.version as i64)
-    .bind(i64::from(stored.instance.ended))
-    .bind(serde_json::to_string(&stored.instance).map_err(ApiError::internal)?)
-    .bind(now)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    persist_outcome(tx, state, snapshot, &stored, &outcome, actor, now).await?;
-    Ok(stored)
+    Ok((stored, outcome))
+}
+
+const INSTANCE_INSERT: &str = "INSERT INTO workflow_instances (tenant_id, id, workflow_id, \
+     workflow_version, subject_type, subject_id, store_code, state, version, ended, body, \
+     created_at, updated_at)";
+const INSTANCE_WIDTH: usize = 13;
+
+fn instance_row(tenant_id: &str, stored: &StoredInstance) -> ApiResult<Vec<Val>> {
+    Ok(vec![
+        tenant_id.into(),
+        (&stored.id).into(),
+        (&stored.workflow_id).into(),
+        stored.workflow_version.into(),
+        (&stored.subject_type).into(),
+        (&stored.subject_id).into(),
+        stored.store.as_deref().into(),
+        (&stored.instance.state).into(),
+        (stored.instance.version as i64).into(),
+        i64::from(stored.instance.ended).into(),
+        serde_json::to_string(&stored.instance)
+            .map_err(ApiError::internal)?
+            .into(),
+        stored.created_at.into(),
+        stored.created_at.into(),
+    ])
+}
+
+const HISTORY_INSERT: &str = "INSERT INTO workflow_history (tenant_id, instance_id, seq, kind, \
+     transition, timer, from_state, to_state, actor_id, actor_name, input, at)";
+const HISTORY_WIDTH: usize = 12;
+
+fn history_row(
+    tenant_id: &str,
+    stored: &StoredInstance,
+    outcome: &engine::Outcome,
+    actor: &Acting,
+) -> Vec<Val> {
+    let r = &outcome.record;
+    vec![
+        tenant_id.into(),
+        (&stored.id).into(),
+        (outcome.instance.version as i64).into(),
+        r.kind.as_str().into(),
+        r.transition.as_deref().into(),
+        r.timer.as_deref().into(),
+        r.from.as_deref().into(),
+        (&r.to).into(),
+        (&r.actor_id).into(),
+        (&actor.name).into(),
+        r.input.to_string().into(),
+        r.at.into(),
+    ]
+}
+
+const TIMER_INSERT: &str =
+    "INSERT INTO workflow_timers (tenant_id, instance_id, timer, epoch, due_at, status)";
+const TIMER_WIDTH: usize = 6;
+const TIMER_UPSERT: &str = "ON CONFLICT (tenant_id, instance_id, timer, epoch) \
+     DO UPDATE SET due_at = excluded.due_at, status = 'pending'";
+
+fn timer_row(tenant_id: &str, instance_id: &str, timer: &str, epoch: u64, due_at: i64) -> Vec<Val> {
+    vec![
+        tenant_id.into(),
+        instance_id.into(),
+        timer.into(),
+        (epoch as i64).into(),
+        due_at.into(),
+        "pending".into(),
+    ]
+}
+
+/// The outbox messages of an `Emit` or `Notify` effect (none for other effects).
+fn messages(stored: &StoredInstance, effect: &engine::Effect) -> Vec<Message> {
+    let subject = Some((stored.subject_type.clone(), stored.subject_id.clone()));
+    match effect {
+        engine::Effect::Emit { event, data } => vec![Message {
+            kind: Kind::Event,
+            name: event.clone(),
+            recipient: None,
+            subject,
+            payload: data.clone(),
+        }],
+        engine::Effect::Notify { template, to, data } => to
+            .iter()
+            .map(|recipient| {
+                let reference = if recipient == "buyer" {
+                    format!("buyer:{}", stored.subject_id)
+                } else {
+                    match &stored.store {
+                        Some(store) => format!("role:{recipient}@{store}"),
+                        None => format!("role:{recipient}"),
+                    }
+                };
+                Message {
+                    kind: Kind::Notify,
+                    name: template.clone(),
+                    recipient: Some(reference),
+                    subject: subject.clone(),
+                    payload: data.clone(),
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Starts of many instances, written together: one multi-row statement per table. For
+/// callers that start many instances in one transaction (the order desk).
+pub struct Starts {
+    instances: Rows,
+    history: Rows,
+    timers: Rows,
+    outbox: Rows,
+}
+
+impl Default for Starts {
+    fn default() -> Self {
+        Starts {
+            instances: Rows::new(INSTANCE_INSERT, INSTANCE_WIDTH, ""),
+            history: Rows::new(HISTORY_INSERT, HISTORY_WIDTH, ""),
+            timers: Rows::new(TIMER_INSERT, TIMER_WIDTH, TIMER_UPSERT),
+            outbox: Rows::new(outbox::INSERT, outbox::WIDTH, ""),
+        }
+    }
+}
+
+impl Starts {
+    /// Adds a start from [`begin`]. `Err` names an effect that needs [`start_in`] instead
+    /// (a script hook, an immediate end); nothing is added then.
+    pub fn push(
+        &mut self,
+        tenant_id: &str,
+        stored: &StoredInstance,
+        outcome: &engine::Outcome,
+        actor: &Acting,
+        now: i64,
+    ) -> ApiResult<()> {
+        let mut timers = Vec::new();
+        let mut messages_out = Vec::new();
+        for effect in &outcome.effects {
+            match effect {
+                engine::Effect::ScheduleTimer {
+                    timer,
+                    due_at,
+                    epoch,
+                } => timers.push(timer_row(tenant_id, &stored.id, timer, *epoch, *due_at)),
+                engine::Effect::Emit { .. } | engine::Effect::Notify { .. } => {
+                    messages_out.extend(messages(stored, effect))
+                }
+                other => {
+                    return Err(ApiError::Internal(format!(
+                        "a batched start cannot carry out {other:?}"
+                    )))
+                }
+            }
+        }
+        self.instances.push(instance_row(tenant_id, stored)?);
+        self.history
+            .push(history_row(tenant_id, stored, outcome, actor));
+        for row in timers {
+            self.timers.push(row);
+        }
+        for m in &messages_out {
+            self.outbox.push(outbox::row(tenant_id, m, now).1);
+        }
+        Ok(())
+    }
+
+    /// Writes every start added.
+    pub async fn write(self, tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+        self.instances.write(tx).await?;
+        self.history.write(tx).await?;
+        self.timers.write(tx).await?;
+        self.outbox.write(tx).await?;
+        Ok(())
+    }
 }
 
 /// Maps an engine refusal to the HTTP edge, keeping the engine's stable code.
@@ -819,27 +991,10 @@ async fn persist_outcome(
     now: i64,
 ) -> ApiResult<()> {
     let tenant_id = &snapshot.tenant.id;
-    let r = &outcome.record;
     crate::orders::after_step(tx, state.db.backend, snapshot, stored, outcome, now).await?;
-    sqlx::query(
-        "INSERT INTO workflow_history (tenant_id, instance_id, seq, kind, transition, timer, \
-         from_state, to_state, actor_id, actor_name, input, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(tenant_id)
-    .bind(&stored.id)
-    .bind(outcome.instance.version as i64)
-    .bind(r.kind.as_str())
-    .bind(r.transition.as_deref())
-    .bind(r.timer.as_deref())
-    .bind(r.from.as_deref())
-    .bind(&r.to)
-    .bind(&r.actor_id)
-    .bind(&actor.name)
-    .bind(r.input.to_string())
-    .bind(r.at)
-    .execute(&mut **tx)
-    .await?;
+    let mut history = Rows::new(HISTORY_INSERT, HISTORY_WIDTH, "");
+    history.push(history_row(tenant_id, stored, outcome, actor));
+    history.write(tx).await?;
     let subject = Some((stored.subject_type.clone(), stored.subject_id.clone()));
     for effect in &outcome.effects {
         match effect {
@@ -848,19 +1003,9 @@ async fn persist_outcome(
                 due_at,
                 epoch,
             } => {
-                sqlx::query(
-                    "INSERT INTO workflow_timers (tenant_id, instance_id, timer, epoch, due_at, status) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending') \
-                     ON CONFLICT (tenant_id, instance_id, timer, epoch) \
-                     DO UPDATE SET due_at = excluded.due_at, status = 'pending'",
-                )
-                .bind(tenant_id)
-                .bind(&stored.id)
-                .bind(timer)
-                .bind(*epoch as i64)
-                .bind(*due_at)
-                .execute(&mut **tx)
-                .await?;
+                let mut timers = Rows::new(TIMER_INSERT, TIMER_WIDTH, TIMER_UPSERT);
+                timers.push(timer_row(tenant_id, &stored.id, timer, *epoch, *due_at));
+                timers.write(tx).await?;
             }
             engine::Effect::CancelTimers => {
                 sqlx::query(
@@ -872,44 +1017,9 @@ async fn persist_outcome(
                 .execute(&mut **tx)
                 .await?;
             }
-            engine::Effect::Emit { event, data } => {
-                outbox::enqueue(
-                    tx,
-                    tenant_id,
-                    &Message {
-                        kind: Kind::Event,
-                        name: event.clone(),
-                        recipient: None,
-                        subject: subject.clone(),
-                        payload: data.clone(),
-                    },
-                    now,
-                )
-                .await?;
-            }
-            engine::Effect::Notify { template, to, data } => {
-                for recipient in to {
-                    let reference = if recipient == "buyer" {
-                        format!("buyer:{}", stored.subject_id)
-                    } else {
-                        match &stored.store {
-                            Some(store) => format!("role:{recipient}@{store}"),
-                            None => format!("role:{recipient}"),
-                        }
-                    };
-                    outbox::enqueue(
-                        tx,
-                        tenant_id,
-                        &Message {
-                            kind: Kind::Notify,
-                            name: template.clone(),
-                            recipient: Some(reference),
-                            subject: subject.clone(),
-                            payload: data.clone(),
-                        },
-                        now,
-                    )
-                    .await?;
+            engine::Effect::Emit { .. } | engine::Effect::Notify { .. } => {
+                for message in messages(stored, effect) {
+                    outbox::enqueue(tx, tenant_id, &message, now).await?;
                 }
             }
             engine::Effect::CallHook { hook, data } => {

@@ -31,7 +31,7 @@ pub enum Fired {
 pub async fn run_due(state: &AppState, node: &str) -> Result<usize, ApiError> {
     let now = now_ms();
     let db = &state.db;
-    let mut tx = db.batch_tx().await?;
+    let mut tx = db.scan_tx().await?;
     scan_mode(db, &mut tx).await?;
     let due = sqlx::query(
         "SELECT tenant_id, instance_id, timer, epoch FROM workflow_timers \
