@@ -31,7 +31,7 @@ use std::collections::HashSet;
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::rows::{tuples, Val};
+use crate::store::rows::{Sql, Val};
 use crate::store::{now_ms, TenantTx};
 
 /// The request header carrying the key.
@@ -223,17 +223,16 @@ pub async fn stored_keys(
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
     let mut out = HashSet::new();
     for chunk in keys.chunks(500) {
-        let sql = format!(
-            "SELECT k.scope, k.key FROM idempotency_keys k \
-             JOIN (VALUES {}) AS p ON k.scope = p.column1 AND k.key = p.column2 \
-             WHERE k.tenant_id = $1",
-            tuples(2, 2, chunk.len())
-        );
-        let mut query = sqlx::query(&sql).bind(tenant_id);
-        for (scope, key) in chunk {
-            query = query.bind(*scope).bind(*key);
-        }
-        for r in query.fetch_all(&mut **tx).await? {
+        let mut sql = Sql::for_tx(tx);
+        sql.push("SELECT k.scope, k.key FROM idempotency_keys k JOIN (VALUES ")
+            .tuples(
+                chunk
+                    .iter()
+                    .map(|(scope, key)| vec![(*scope).into(), (*key).into()]),
+            )
+            .push(") AS p ON k.scope = p.column1 AND k.key = p.column2 WHERE k.tenant_id = ")
+            .bind(tenant_id);
+        for r in sql.fetch_all(tx).await? {
             out.insert((r.try_get("scope")?, r.try_get("key")?));
         }
     }

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use crate::store::rows::Sql;
+
 use crate::store::{Backend, TenantTx};
 
 /// Where a vehicle is, in order: built, shipped, at the store, handed over.
@@ -48,10 +50,13 @@ pub struct Reserved {
 
 /// The condition "free, or its reservation lapsed before `$now`" with `$now` bound at `n`.
 fn free_at(n: usize) -> String {
-    format!(
-        "stage <> 'delivered' AND (hold = 'free' OR (hold = 'reserved' AND reserved_until < ${n}))"
-    )
+    format!("{FREE_BEFORE}${n}{FREE_AFTER}")
 }
+
+/// [`free_at`] around the placeholder of "now".
+const FREE_BEFORE: &str =
+    "stage <> 'delivered' AND (hold = 'free' OR (hold = 'reserved' AND reserved_until < ";
+const FREE_AFTER: &str = "))";
 
 /// Reserves vehicle `vin` for `order_id` until `until`; `None` when it is not free (taken,
 /// sold, delivered) or unknown.
@@ -207,20 +212,26 @@ pub async fn reserve_many(
 ) -> Result<HashMap<String, Reserved>, sqlx::Error> {
     let mut out = HashMap::with_capacity(holds.len());
     for chunk in holds.chunks(2_000) {
-        let sql = format!(
+        let mut sql = Sql::for_tx(tx);
+        sql.push(
             "UPDATE vehicles SET hold = 'reserved', order_id = p.column2, \
-             reserved_until = p.column3, updated_at = $2, version = version + 1 \
-             FROM (VALUES {values}) AS p \
-             WHERE vehicles.tenant_id = $1 AND vehicles.vin = p.column1 AND {free} \
-             RETURNING vin, store_code, build_key",
-            values = crate::store::rows::tuples(3, 3, chunk.len()),
-            free = free_at(2),
-        );
-        let mut query = sqlx::query(&sql).bind(tenant_id).bind(now);
-        for h in chunk {
-            query = query.bind(h.vin).bind(h.order_id).bind(h.until);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
+             reserved_until = p.column3, updated_at = ",
+        )
+        .bind(now)
+        .push(", version = version + 1 FROM (VALUES ")
+        .tuples(
+            chunk
+                .iter()
+                .map(|h| vec![h.vin.into(), h.order_id.into(), h.until.into()]),
+        )
+        .push(") AS p WHERE vehicles.tenant_id = ")
+        .bind(tenant_id)
+        .push(" AND vehicles.vin = p.column1 AND ")
+        .push(FREE_BEFORE)
+        .bind(now)
+        .push(FREE_AFTER)
+        .push(" RETURNING vin, store_code, build_key");
+        for row in sql.fetch_all(tx).await? {
             let r = reserved(&row)?;
             out.insert(r.vin.clone(), r);
         }

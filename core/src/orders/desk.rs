@@ -183,7 +183,9 @@ async fn place_all(
     batch: &[Job],
     set_based: bool,
 ) -> Result<Vec<ApiResult<Answer>>, Fallback> {
+    let started = std::time::Instant::now();
     let mut tx = state.db.batch_tx().await?;
+    let began = started.elapsed();
     let mut answers: Vec<Option<ApiResult<Answer>>> = batch.iter().map(|_| None).collect();
     // The batch's tenants, in order of first appearance, with their jobs in batch order.
     let mut tenants: Vec<(&str, Vec<usize>)> = Vec::new();
@@ -215,7 +217,16 @@ async fn place_all(
             }
         }
     }
+    let placed = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        orders = batch.len(),
+        set_based,
+        begin_us = began.as_micros() as u64,
+        place_us = (placed - began).as_micros() as u64,
+        commit_us = (started.elapsed() - placed).as_micros() as u64,
+        "order batch timing"
+    );
     Ok(answers.into_iter().flatten().collect())
 }
 

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::store::rows::{placeholders, Rows, Val};
+use crate::store::rows::{Rows, Sql, Val};
 use crate::store::{now_ms, Backend, Db, TenantTx};
 
 /// Attempts before a message is dead-lettered.
@@ -354,20 +354,18 @@ pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<us
     for (tenant_id, ids) in &by_tenant {
         db.set_tenant(&mut tx, tenant_id).await?;
         for chunk in ids.chunks(500) {
-            let sql = format!(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 \
-                 WHERE tenant_id = $2 AND status = 'pending' AND next_attempt_at <= $3 \
-                 AND id IN ({}) RETURNING {COLUMNS}",
-                placeholders(4, chunk.len())
-            );
-            let mut query = sqlx::query(&sql)
+            let mut sql = Sql::for_tx(&tx);
+            sql.push("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ")
                 .bind(now + LEASE_MS)
-                .bind(tenant_id)
-                .bind(now);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            for row in query.fetch_all(&mut *tx).await? {
+                .push(" WHERE tenant_id = ")
+                .bind(tenant_id.as_str())
+                .push(" AND status = 'pending' AND next_attempt_at <= ")
+                .bind(now)
+                .push(" AND id IN (")
+                .list(chunk.iter().map(Val::from))
+                .push(") RETURNING ")
+                .push(COLUMNS);
+            for row in sql.fetch_all(&mut tx).await? {
                 claimed.push((tenant_id.clone(), entry(&row)?));
             }
         }
@@ -390,16 +388,15 @@ pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<us
             .map(|((_, m), _)| m.id.as_str())
             .collect();
         for chunk in ok.chunks(500) {
-            let sql = format!(
-                "UPDATE outbox SET status = 'delivered', delivered_at = $1, last_error = NULL \
-                 WHERE tenant_id = $2 AND id IN ({})",
-                placeholders(3, chunk.len())
-            );
-            let mut query = sqlx::query(&sql).bind(now_ms()).bind(tenant_id);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            delivered += query.execute(&mut *tx).await?.rows_affected() as usize;
+            let mut sql = Sql::for_tx(&tx);
+            sql.push("UPDATE outbox SET status = 'delivered', delivered_at = ")
+                .bind(now_ms())
+                .push(", last_error = NULL WHERE tenant_id = ")
+                .bind(tenant_id.as_str())
+                .push(" AND id IN (")
+                .list(chunk.iter().map(|id| Val::from(*id)))
+                .push(")");
+            delivered += sql.execute(&mut tx).await? as usize;
         }
         for ((owner, message), result) in claimed.iter().zip(&outcomes) {
             let Err(reason) = result else { continue };

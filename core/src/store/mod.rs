@@ -70,6 +70,10 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite's write lock, taken in turn: writers of this process queue here (first come,
+    /// first served) instead of polling the lock with the busy timeout's growing sleeps,
+    /// which let a frequent writer starve the others for seconds.
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Current time as UTC milliseconds since the Unix epoch, the storage format of every timestamp.
@@ -118,7 +122,8 @@ impl Db {
                         Backend::Sqlite => {
                             conn.execute(
                                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;",
                             )
                             .await?;
                         }
@@ -131,7 +136,11 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            write_gate: Default::default(),
+        })
     }
 
     /// Runs pending migrations on the database at `url` without keeping a pool.
@@ -189,7 +198,10 @@ impl Db {
     /// Starts a transaction bound to one tenant. On PostgreSQL the tenant is set for the
     /// transaction only, so row-level security filters every statement in it.
     pub async fn tenant_tx(&self, tenant_id: &str) -> Result<TenantTx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = TenantTx {
+            inner: self.pool.begin().await?,
+            _gate: None,
+        };
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT set_config('forecourt.tenant_id', $1, true)")
                 .bind(tenant_id)
@@ -200,11 +212,12 @@ impl Db {
     }
 
     /// A tenant transaction that will write after reading: on SQLite it takes the write lock
-    /// at `BEGIN IMMEDIATE`, so it waits for other writers (busy timeout) instead of failing
-    /// with "database is locked" when it upgrades a read snapshot another writer made stale.
+    /// at `BEGIN IMMEDIATE` (after its turn at the write gate), so it waits for other writers
+    /// instead of failing with "database is locked" when it upgrades a read snapshot another
+    /// writer made stale.
     pub async fn write_tx(&self, tenant_id: &str) -> Result<TenantTx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => self.immediate().await,
             Backend::Postgres => self.tenant_tx(tenant_id).await,
         }
     }
@@ -213,16 +226,31 @@ impl Db {
     /// PostgreSQL); on SQLite it takes the write lock at once, like [`Db::write_tx`].
     pub async fn batch_tx(&self) -> Result<TenantTx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.immediate().await,
+            Backend::Postgres => Ok(TenantTx {
+                inner: self.pool.begin().await?,
+                _gate: None,
+            }),
         }
+    }
+
+    /// SQLite: the write gate, then `BEGIN IMMEDIATE`; the gate opens when the transaction ends.
+    async fn immediate(&self) -> Result<TenantTx, sqlx::Error> {
+        let gate = self.write_gate.clone().lock_owned().await;
+        Ok(TenantTx {
+            inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _gate: Some(gate),
+        })
     }
 
     /// A read-only transaction not bound to one tenant, for the background workers' scans
     /// (with [`crate::outbox::scan_mode`]): it takes no write lock, so polling an idle
     /// queue never makes the order writer wait.
     pub async fn scan_tx(&self) -> Result<TenantTx, sqlx::Error> {
-        self.pool.begin().await
+        Ok(TenantTx {
+            inner: self.pool.begin().await?,
+            _gate: None,
+        })
     }
 
     /// Fixes the tenant of a [`Db::batch_tx`] for what follows (PostgreSQL's row-level
@@ -246,8 +274,36 @@ impl Db {
     }
 }
 
-/// A transaction in which the tenant is fixed; commit or drop (rolls back).
-pub type TenantTx = sqlx::Transaction<'static, sqlx::Any>;
+/// A transaction in which the tenant is fixed; commit or drop (rolls back). It derefs to the
+/// connection, so `&mut *tx` is what queries execute on.
+pub struct TenantTx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    /// SQLite writers: this process's turn at the write lock, held until the end.
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl TenantTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for TenantTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}
 
 /// `sqlite://forecourt.db` → creates the file when missing (`mode=rwc`).
 fn normalise_sqlite_url(url: &str, backend: Backend) -> String {

@@ -2,8 +2,11 @@
 //! costs one round trip per table instead of one per row.
 //!
 //! **Invariants**
-//! - Every value is bound, never formatted into the SQL; the SQL holds only `$n` placeholders
-//!   and the caller's fixed column lists.
+//! - Every value is bound, never formatted into the SQL; the SQL holds only placeholders and
+//!   the caller's fixed text.
+//! - [`Sql`] writes `$n` placeholders on PostgreSQL and anonymous `?` on SQLite: SQLite's
+//!   parser looks every named parameter up among those seen before, so a statement with
+//!   thousands of `$n` costs tens of milliseconds to prepare, while `?` costs nothing extra.
 //! - A statement never binds more than [`MAX_PARAMS`] values (below SQLite's limit of 32,766
 //!   and PostgreSQL's of 65,535): longer row sets are written in several statements.
 
@@ -63,14 +66,6 @@ pub fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// `($first, …), (…), …`: `rows` tuples of `width` placeholders.
-pub fn tuples(first: usize, width: usize, rows: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(first + r * width, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Binds `values` in order.
 pub fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -85,6 +80,90 @@ pub fn bind_all<'q>(
     query
 }
 
+/// A statement written piece by piece, each value bound where its placeholder is written.
+#[derive(Debug)]
+pub struct Sql {
+    text: String,
+    values: Vec<Val>,
+    anonymous: bool,
+}
+
+impl Sql {
+    /// A statement for the database behind `tx`.
+    pub fn for_tx(tx: &TenantTx) -> Sql {
+        Sql::new(tx.backend_name().eq_ignore_ascii_case("sqlite"))
+    }
+
+    /// `anonymous`: `?` placeholders (SQLite) instead of `$n`.
+    pub fn new(anonymous: bool) -> Sql {
+        Sql {
+            text: String::new(),
+            values: Vec::new(),
+            anonymous,
+        }
+    }
+
+    /// Appends fixed SQL text.
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: impl Into<Val>) -> &mut Sql {
+        self.values.push(value.into());
+        if self.anonymous {
+            self.text.push('?');
+        } else {
+            self.text.push('$');
+            self.text.push_str(&self.values.len().to_string());
+        }
+        self
+    }
+
+    /// Appends `a, b, c` (placeholders of `values`).
+    pub fn list(&mut self, values: impl IntoIterator<Item = Val>) -> &mut Sql {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
+
+    /// Appends `(a, b), (c, d)` (one tuple per row).
+    pub fn tuples(&mut self, rows: impl IntoIterator<Item = Vec<Val>>) -> &mut Sql {
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.text.push('(');
+            self.list(row);
+            self.text.push(')');
+        }
+        self
+    }
+
+    /// The SQL text as written so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub async fn execute(self, tx: &mut TenantTx) -> Result<u64, sqlx::Error> {
+        Ok(bind_all(sqlx::query(&self.text), self.values)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected())
+    }
+
+    pub async fn fetch_all(self, tx: &mut TenantTx) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+        bind_all(sqlx::query(&self.text), self.values)
+            .fetch_all(&mut **tx)
+            .await
+    }
+}
+
 /// Rows for one table, written by [`Rows::write`] as few multi-row `INSERT`s.
 #[derive(Debug)]
 pub struct Rows {
@@ -93,7 +172,7 @@ pub struct Rows {
     /// What follows the values (`ON CONFLICT …`), or "".
     tail: &'static str,
     width: usize,
-    values: Vec<Val>,
+    rows: Vec<Vec<Val>>,
 }
 
 impl Rows {
@@ -103,7 +182,7 @@ impl Rows {
             head,
             tail,
             width,
-            values: Vec::new(),
+            rows: Vec::new(),
         }
     }
 
@@ -116,34 +195,30 @@ impl Rows {
             self.head,
             self.width
         );
-        self.values.extend(row);
+        self.rows.push(row);
     }
 
     pub fn len(&self) -> usize {
-        self.values.len() / self.width
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.rows.is_empty()
     }
 
     /// Writes every row inside `tx`; returns the rows affected.
     pub async fn write(self, tx: &mut TenantTx) -> Result<u64, sqlx::Error> {
         let per_statement = (MAX_PARAMS / self.width).max(1);
         let mut affected = 0;
-        let mut values = self.values.into_iter().peekable();
-        while values.peek().is_some() {
-            let chunk: Vec<Val> = values.by_ref().take(per_statement * self.width).collect();
-            let sql = format!(
-                "{} VALUES {} {}",
-                self.head,
-                tuples(1, self.width, chunk.len() / self.width),
-                self.tail
-            );
-            affected += bind_all(sqlx::query(&sql), chunk)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
+        let mut rows = self.rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let mut sql = Sql::for_tx(tx);
+            sql.push(self.head)
+                .push(" VALUES ")
+                .tuples(rows.by_ref().take(per_statement))
+                .push(" ")
+                .push(self.tail);
+            affected += sql.execute(tx).await?;
         }
         Ok(affected)
     }
@@ -154,10 +229,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tuples_number_placeholders_row_by_row() {
+    fn placeholders_count_from_the_first() {
         assert_eq!(placeholders(3, 2), "$3, $4");
-        assert_eq!(tuples(1, 2, 3), "($1, $2), ($3, $4), ($5, $6)");
-        assert_eq!(tuples(2, 1, 1), "($2)");
+    }
+
+    #[test]
+    fn statements_number_or_anonymise_placeholders_in_bind_order() {
+        for (anonymous, expected) in [
+            (
+                false,
+                "UPDATE t SET a = $1 WHERE b IN ($2, $3) AND (c, d) IN (($4, $5))",
+            ),
+            (
+                true,
+                "UPDATE t SET a = ? WHERE b IN (?, ?) AND (c, d) IN ((?, ?))",
+            ),
+        ] {
+            let mut sql = Sql::new(anonymous);
+            sql.push("UPDATE t SET a = ")
+                .bind(1)
+                .push(" WHERE b IN (")
+                .list(vec![Val::from("x"), Val::from("y")])
+                .push(") AND (c, d) IN (")
+                .tuples(vec![vec![Val::from(2), Val::from(None::<String>)]])
+                .push(")");
+            assert_eq!(sql.text(), expected);
+            assert_eq!(sql.values.len(), 5);
+            assert_eq!(sql.values[1], Val::from("x"));
+        }
     }
 
     #[test]
