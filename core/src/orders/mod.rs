@@ -43,7 +43,7 @@ use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::inventory::stock;
 use crate::state::AppState;
 use crate::store::rows::{Rows, Val};
-use crate::store::{rfc3339, TenantTx};
+use crate::store::{rfc3339, Backend, TenantTx};
 use crate::tenancy::Snapshot;
 use crate::workflows::{self, Acting, StartSpec, StoredInstance};
 
@@ -289,22 +289,32 @@ pub async fn prepare(
             let vin = crate::inventory::vin::Vin::parse(raw)
                 .map_err(|e| invalid("invalid_vin", "/vin", e.to_string()))?
                 .into_string();
-            let mut tx = state.db.tenant_tx(&tenant_id).await?;
-            let row = sqlx::query(
-            "SELECT model_code, trim_code, options FROM vehicles WHERE tenant_id = $1 AND vin = $2",
-        )
-        .bind(&tenant_id)
-        .bind(&vin)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| {
-            invalid(
-                "unknown_vehicle",
-                "/vin",
-                format!("there is no vehicle {vin} in this network's stock"),
-            )
-        })?;
-            tx.commit().await?;
+            let lookup = || {
+                sqlx::query(
+                    "SELECT model_code, trim_code, options FROM vehicles \
+                     WHERE tenant_id = $1 AND vin = $2",
+                )
+                .bind(&tenant_id)
+                .bind(&vin)
+            };
+            // SQLite: one autocommit read (no tenant setting to make); PostgreSQL: row-level
+            // security needs the tenant set in a transaction.
+            let row = match state.db.backend {
+                Backend::Sqlite => lookup().fetch_optional(&state.db.pool).await?,
+                Backend::Postgres => {
+                    let mut tx = state.db.tenant_tx(&tenant_id).await?;
+                    let row = lookup().fetch_optional(&mut *tx).await?;
+                    tx.commit().await?;
+                    row
+                }
+            }
+            .ok_or_else(|| {
+                invalid(
+                    "unknown_vehicle",
+                    "/vin",
+                    format!("there is no vehicle {vin} in this network's stock"),
+                )
+            })?;
             let options: String = row.try_get("options")?;
             let options: Vec<String> =
                 serde_json::from_str(&options).map_err(ApiError::internal)?;

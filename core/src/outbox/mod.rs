@@ -422,10 +422,13 @@ pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<us
     Ok(delivered)
 }
 
+/// Most messages one relay pass claims (two write transactions per pass).
+const RELAY_BATCH: i64 = 100;
+
 /// Runs the relay until the process ends.
 pub async fn run_relay(db: Db, adapter: Arc<dyn Deliver>, poll: Duration) {
     loop {
-        match relay_once(&db, adapter.as_ref(), 100).await {
+        match relay_once(&db, adapter.as_ref(), RELAY_BATCH).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox relay pass failed"),
