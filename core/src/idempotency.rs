@@ -222,18 +222,27 @@ pub async fn stored_keys(
     keys: &[(&str, &str)],
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
     let mut out = HashSet::new();
-    for chunk in keys.chunks(500) {
-        let mut sql = Sql::for_tx(tx);
-        sql.push("SELECT k.scope, k.key FROM idempotency_keys k JOIN (VALUES ")
-            .tuples(
-                chunk
-                    .iter()
-                    .map(|(scope, key)| vec![(*scope).into(), (*key).into()]),
-            )
-            .push(") AS p ON k.scope = p.column1 AND k.key = p.column2 WHERE k.tenant_id = ")
-            .bind(tenant_id);
-        for r in sql.fetch_all(tx).await? {
-            out.insert((r.try_get("scope")?, r.try_get("key")?));
+    // Per scope, `key IN (…)`: the primary key's index on every backend.
+    let mut by_scope: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (scope, key) in keys {
+        match by_scope.iter_mut().find(|(s, _)| s == scope) {
+            Some((_, ks)) => ks.push(key),
+            None => by_scope.push((scope, vec![key])),
+        }
+    }
+    for (scope, scope_keys) in by_scope {
+        for chunk in scope_keys.chunks(500) {
+            let mut sql = Sql::for_tx(tx);
+            sql.push("SELECT scope, key FROM idempotency_keys WHERE tenant_id = ")
+                .bind(tenant_id)
+                .push(" AND scope = ")
+                .bind(scope)
+                .push(" AND key IN (")
+                .list(chunk.iter().map(|k| Val::from(*k)))
+                .push(")");
+            for r in sql.fetch_all(tx).await? {
+                out.insert((r.try_get("scope")?, r.try_get("key")?));
+            }
         }
     }
     Ok(out)

@@ -211,26 +211,32 @@ pub async fn reserve_many(
     now: i64,
 ) -> Result<HashMap<String, Reserved>, sqlx::Error> {
     let mut out = HashMap::with_capacity(holds.len());
-    for chunk in holds.chunks(2_000) {
+    for chunk in holds.chunks(1_000) {
+        // `vin IN (…)` and a CASE per column: every backend finds the rows by the key index
+        // (a join with a VALUES list can make PostgreSQL scan the table).
         let mut sql = Sql::for_tx(tx);
-        sql.push(
-            "UPDATE vehicles SET hold = 'reserved', order_id = p.column2, \
-             reserved_until = p.column3, updated_at = ",
-        )
-        .bind(now)
-        .push(", version = version + 1 FROM (VALUES ")
-        .tuples(
-            chunk
-                .iter()
-                .map(|h| vec![h.vin.into(), h.order_id.into(), h.until.into()]),
-        )
-        .push(") AS p WHERE vehicles.tenant_id = ")
-        .bind(tenant_id)
-        .push(" AND vehicles.vin = p.column1 AND ")
-        .push(FREE_BEFORE)
-        .bind(now)
-        .push(FREE_AFTER)
-        .push(" RETURNING vin, store_code, build_key");
+        sql.push("UPDATE vehicles SET hold = 'reserved', order_id = CASE vin");
+        for h in chunk {
+            sql.push(" WHEN ")
+                .bind(h.vin)
+                .push(" THEN ")
+                .bind(h.order_id);
+        }
+        sql.push(" END, reserved_until = CASE vin");
+        for h in chunk {
+            sql.push(" WHEN ").bind(h.vin).push(" THEN ").bind(h.until);
+        }
+        sql.push(" END, updated_at = ")
+            .bind(now)
+            .push(", version = version + 1 WHERE tenant_id = ")
+            .bind(tenant_id)
+            .push(" AND vin IN (")
+            .list(chunk.iter().map(|h| h.vin.into()))
+            .push(") AND ")
+            .push(FREE_BEFORE)
+            .bind(now)
+            .push(FREE_AFTER)
+            .push(" RETURNING vin, store_code, build_key");
         for row in sql.fetch_all(tx).await? {
             let r = reserved(&row)?;
             out.insert(r.vin.clone(), r);
