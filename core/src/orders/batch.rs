@@ -83,7 +83,6 @@ pub async fn place_group(
         .await
         .map_err(plan)?;
     let n = orders.len();
-    let t0 = std::time::Instant::now();
 
     // 1. Keys seen before (stored, or earlier in this batch) go the per-order way.
     let keyed: Vec<(&str, &str)> = orders
@@ -103,7 +102,6 @@ pub async fn place_group(
         })
         .collect();
 
-    let t_keys = t0.elapsed();
     // 2. Vehicles: which order wants which VIN.
     let mut picks: Vec<Option<String>> = vec![None; n];
     let mut taken: HashSet<String> = HashSet::new();
@@ -179,9 +177,7 @@ pub async fn place_group(
             })
         })
         .collect();
-    let t_pick = t0.elapsed();
     let won = stock::reserve_many(tx, tenant_id, &holds, now).await?;
-    let t_reserve = t0.elapsed();
 
     // 3. Starts, orders and keys.
     let mut starts = Starts::default();
@@ -240,13 +236,9 @@ pub async fn place_group(
         }
         answers.push(Some(answer.map(|p| Answer::Placed(Box::new(p)))));
     }
-    let t_plan = t0.elapsed();
     starts.write(tx).await?;
-    let t_starts = t0.elapsed();
     order_rows.write(tx).await?;
-    let t_orders = t0.elapsed();
     key_rows.write(tx).await?;
-    tracing::debug!(n, keys = ?t_keys, pick = ?t_pick, reserve = ?t_reserve, plan = ?t_plan, starts = ?t_starts, orders = ?t_orders, all = ?t0.elapsed(), "set-based steps");
     Ok(answers)
 }
 

@@ -141,7 +141,6 @@ async fn writer(state: Weak<Inner>, mut queue: mpsc::Receiver<Job>) {
 /// ([`super::batch`]); when that path gives up, the transaction is rolled back and the batch
 /// placed order by order.
 async fn commit_batch(state: &AppState, batch: &mut Vec<Job>) {
-    let started = std::time::Instant::now();
     let outcome = match place_all(state, batch, true).await {
         Err(Fallback::Plan(why)) => {
             tracing::debug!(%why, orders = batch.len(), "order batch placed order by order");
@@ -153,11 +152,6 @@ async fn commit_batch(state: &AppState, batch: &mut Vec<Job>) {
         }
         done => done,
     };
-    tracing::debug!(
-        orders = batch.len(),
-        micros = started.elapsed().as_micros() as u64,
-        "order batch committed"
-    );
     match outcome {
         Ok(answers) => {
             for (job, answer) in batch.drain(..).zip(answers) {
