@@ -215,7 +215,7 @@ pub fn row(
 }
 
 /// Which of `keys` (scope, key) are stored for `tenant_id`, live or past retention: one
-/// statement per 500 keys.
+/// statement per scope and 500 keys.
 pub async fn stored_keys(
     tx: &mut TenantTx,
     tenant_id: &str,

@@ -1428,3 +1428,56 @@ pub async fn migrate(
     tx.commit().await?;
     Ok(moved)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(yaml: &str) -> (StoredInstance, engine::Outcome) {
+        let wf = engine::load_stored("w.yaml", yaml).expect("test workflow loads");
+        let spec = StartSpec {
+            workflow_id: "w",
+            subject_type: "quote",
+            subject_id: "q1",
+            store: Some("sh01"),
+            subject: serde_json::json!({}),
+            version: Some(1),
+        };
+        begin(&wf, 1, spec, &Acting::system(), 1_000).expect("starts")
+    }
+
+    const PLAIN: &str = "id: w\nsubject: quote\nstates:\n  - name: open\n    initial: true\n    on_enter:\n      - emit: quote.opened\n      - notify: { template: opened, to: [buyer, store_manager] }\n  - name: done\n    terminal: true\ntransitions:\n  - name: finish\n    from: open\n    to: done\n    who: [{role: store_manager}]\n";
+
+    #[test]
+    fn batched_starts_carry_the_instance_history_and_messages() {
+        let (stored, outcome) = started(PLAIN);
+        assert_eq!(stored.instance.state, "open");
+        let mut starts = Starts::default();
+        starts
+            .push("t1", &stored, &outcome, &Acting::system(), 1_000)
+            .expect("a plain start is batched");
+        assert_eq!(starts.instances.len(), 1);
+        assert_eq!(starts.history.len(), 1);
+        // One event, one notification per recipient (buyer, and the role at the store).
+        assert_eq!(starts.outbox.len(), 3);
+        let recipients: Vec<String> = outcome
+            .effects
+            .iter()
+            .flat_map(|e| messages(&stored, e))
+            .filter_map(|m| m.recipient)
+            .collect();
+        assert_eq!(recipients, ["buyer:q1", "role:store_manager@sh01"]);
+    }
+
+    #[test]
+    fn a_start_calling_a_hook_is_left_to_the_one_by_one_path() {
+        let (stored, outcome) = started(&PLAIN.replace(
+            "      - emit: quote.opened\n",
+            "      - emit: quote.opened\n      - hook: audit\n",
+        ));
+        let mut starts = Starts::default();
+        let refused = starts.push("t1", &stored, &outcome, &Acting::system(), 1_000);
+        assert!(refused.is_err());
+        assert!(starts.instances.is_empty() && starts.outbox.is_empty());
+    }
+}
