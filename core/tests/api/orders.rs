@@ -936,3 +936,95 @@ async fn a_cancelled_order_is_refunded_by_the_tenants_rules() {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["code"], "order_closed");
 }
+
+/// One burst mixing buyers of named VINs, buyers of the build (whose search may pick those same
+/// VINs) and retries of the same key: the desk places them in shared batches, and still every
+/// vehicle goes to one order and every retry gets its twin's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_vins_and_build_orders_in_one_burst_never_share_a_vehicle() {
+    let server = Server::demo().await;
+    let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    let vins = stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 101, 8).await;
+    let mut tasks = Vec::new();
+    let mut send = |key: String, body: Value| {
+        let base = server.base.clone();
+        let client = server.client.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = client
+                .post(format!("{base}/t/aurora/api/v1/public/orders"))
+                .header("Idempotency-Key", &key)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let status = resp.status();
+            let body: Value = resp.json().await.expect("json");
+            (key, status, body)
+        }));
+    };
+    for n in 0..100u32 {
+        // 25 buyers for each of the first four VINs …
+        let vin = &vins[(n % 4) as usize];
+        send(
+            format!("vin-{n}"),
+            json!({ "vin": vin, "store": "sh01", "buyer": buyer(n) }),
+        );
+        // … and 100 for the build, from two stores; the first ten keys sent twice.
+        let body = json!({
+            "configuration": code,
+            "store": if n % 2 == 0 { "sh01" } else { "bj01" },
+            "buyer": buyer(1000 + n),
+        });
+        if n < 10 {
+            send(format!("build-{n}"), body.clone());
+        }
+        send(format!("build-{n}"), body);
+    }
+    let mut answers: BTreeMap<String, Vec<(StatusCode, Value)>> = BTreeMap::new();
+    for t in tasks {
+        let (key, status, body) = t.await.unwrap();
+        answers.entry(key).or_default().push((status, body));
+    }
+    let mut sold = std::collections::HashSet::new();
+    for (key, got) in &answers {
+        let (status, body) = &got[0];
+        match *status {
+            StatusCode::CREATED => {
+                let vin = body["vin"]
+                    .as_str()
+                    .expect("a placed order has its vehicle");
+                assert!(sold.insert(vin.to_string()), "{vin} sold twice ({key})");
+            }
+            StatusCode::CONFLICT => assert_eq!(body["code"], "sold_out", "{key}: {body}"),
+            other => panic!("{key}: unexpected {other}: {body}"),
+        }
+        if let [(s1, b1), (s2, b2)] = got.as_slice() {
+            assert_eq!(s1, s2, "{key}: twins answered differently: {b1} / {b2}");
+            if *s1 == StatusCode::CREATED {
+                assert_eq!(b1["id"], b2["id"], "{key}: one key, two orders");
+            }
+        }
+    }
+    assert_eq!(sold.len(), 8, "every unit sold once: {sold:?}");
+    assert_eq!(count(&server, "aurora", "orders", "").await, 8);
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            "AND vin LIKE 'LFV2A2BS%' AND hold = 'reserved' AND order_id IS NOT NULL"
+        )
+        .await,
+        8
+    );
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "workflow_instances",
+            "AND subject_type = 'vehicle_order'"
+        )
+        .await,
+        8
+    );
+}
