@@ -80,6 +80,9 @@ pub struct Inner {
     pub payments: Option<Arc<dyn forecourt_plugins::payments::PaymentProvider>>,
     /// The order desk: the writer tasks that commit orders in batches.
     pub orders: crate::orders::OrderDesk,
+    /// Saved configurations by (tenant id, code): immutable once saved, so kept without expiry.
+    pub saved_configurations:
+        moka::sync::Cache<(String, String), Arc<crate::catalog::routes::SavedConfiguration>>,
 }
 
 /// Cheap to clone; shared by every request.
@@ -117,6 +120,7 @@ impl AppState {
             pii,
             payments,
             orders,
+            saved_configurations: moka::sync::Cache::new(20_000),
         }))
     }
 }

@@ -238,7 +238,7 @@ pub struct SaveRequest {
 }
 
 /// A saved configuration: what the buyer built, as resolved when saved.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SavedConfiguration {
     /// Short, unguessable share code.
     pub code: String,
@@ -331,6 +331,11 @@ pub(crate) async fn load_configuration(
     if code.len() != 12 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(not_found());
     }
+    // Saved configurations never change: one read per node, then the cache.
+    let cache_key = (s.tenant.id.clone(), code.clone());
+    if let Some(saved) = state.saved_configurations.get(&cache_key) {
+        return Ok((*saved).clone());
+    }
     let mut tx = state.db.tenant_tx(&s.tenant.id).await?;
     let row = sqlx::query(
         "SELECT model_code, trim_code, selections, region_code, resolved, total_price, currency, config_version, created_at \
@@ -344,7 +349,7 @@ pub(crate) async fn load_configuration(
     tx.commit().await?;
     let selections: String = row.try_get("selections")?;
     let resolved: String = row.try_get("resolved")?;
-    Ok(SavedConfiguration {
+    let saved = SavedConfiguration {
         share_path: format!("/t/{}/api/v1/public/configurations/{code}", s.tenant.slug),
         code,
         model: row.try_get("model_code")?,
@@ -356,7 +361,11 @@ pub(crate) async fn load_configuration(
         config_version: row.try_get("config_version")?,
         created_at: rfc3339(row.try_get("created_at")?),
         resolved: serde_json::from_str(&resolved).map_err(ApiError::internal)?,
-    })
+    };
+    state
+        .saved_configurations
+        .insert(cache_key, std::sync::Arc::new(saved.clone()));
+    Ok(saved)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -289,32 +289,30 @@ pub async fn prepare(
             let vin = crate::inventory::vin::Vin::parse(raw)
                 .map_err(|e| invalid("invalid_vin", "/vin", e.to_string()))?
                 .into_string();
-            let lookup = || {
-                sqlx::query(
+            // One round trip on either backend: SQLite reads in autocommit (no tenant setting
+            // to make); on PostgreSQL `forecourt_vehicle_build` sets the tenant for its own
+            // statement and reads under row-level security.
+            let sql = match state.db.backend {
+                Backend::Sqlite => {
                     "SELECT model_code, trim_code, options FROM vehicles \
-                     WHERE tenant_id = $1 AND vin = $2",
-                )
+                     WHERE tenant_id = $1 AND vin = $2"
+                }
+                Backend::Postgres => {
+                    "SELECT model_code, trim_code, options FROM forecourt_vehicle_build($1, $2)"
+                }
+            };
+            let row = sqlx::query(sql)
                 .bind(&tenant_id)
                 .bind(&vin)
-            };
-            // SQLite: one autocommit read (no tenant setting to make); PostgreSQL: row-level
-            // security needs the tenant set in a transaction.
-            let row = match state.db.backend {
-                Backend::Sqlite => lookup().fetch_optional(&state.db.pool).await?,
-                Backend::Postgres => {
-                    let mut tx = state.db.tenant_tx(&tenant_id).await?;
-                    let row = lookup().fetch_optional(&mut *tx).await?;
-                    tx.commit().await?;
-                    row
-                }
-            }
-            .ok_or_else(|| {
-                invalid(
-                    "unknown_vehicle",
-                    "/vin",
-                    format!("there is no vehicle {vin} in this network's stock"),
-                )
-            })?;
+                .fetch_optional(&state.db.pool)
+                .await?
+                .ok_or_else(|| {
+                    invalid(
+                        "unknown_vehicle",
+                        "/vin",
+                        format!("there is no vehicle {vin} in this network's stock"),
+                    )
+                })?;
             let options: String = row.try_get("options")?;
             let options: Vec<String> =
                 serde_json::from_str(&options).map_err(ApiError::internal)?;

@@ -311,6 +311,8 @@ async fn a_key_has_one_effect_and_replays_its_first_answer() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    // As seen by a node that has not cached the build (another node, or after a restart).
+    server.state.saved_configurations.invalidate_all();
     let body = json!({ "configuration": code, "store": "sh01", "buyer": buyer(1) });
     let (status, again, replayed) = place(&server, "aurora", "key-1", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{again}");
