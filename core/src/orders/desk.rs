@@ -1,9 +1,10 @@
 //! The order desk: writer tasks that commit orders in batches (group commit).
 //!
 //! Handlers validate, price and seal an order outside the writer, then hand it to the desk and
-//! wait. A writer takes every order waiting in its queue (up to [`MAX_BATCH`]), places them one
-//! after another in **one** transaction — each inside its own savepoint, so one refused order
-//! does not undo the others — commits once, and only then answers each handler. While a batch
+//! wait. A writer takes every order waiting in its queue (up to [`MAX_BATCH`]), places them in
+//! **one** transaction — set-based ([`super::batch`]), with what that path leaves placed order by
+//! order, each inside its own savepoint so one refused order does not undo the others — commits
+//! once, and only then answers each handler. While a batch
 //! commits, the next one gathers, so the cost of a durable commit (an fsync on SQLite with
 //! `synchronous=FULL`, a WAL flush on PostgreSQL) is shared by every order in the batch.
 //!
@@ -227,9 +228,9 @@ async fn place_all(
 /// One order inside the batch's transaction, in its own savepoint. The outer `Err` is a
 /// database failure that dooms the batch; the inner result is this order's answer.
 ///
-/// The handler answered retries of committed keys already; a duplicate still in flight (in
-/// this batch, or committed since the handler looked) is found when its key cannot be stored:
-/// its work is rolled back to the savepoint and the first answer replayed.
+/// A retry of a committed key, or a duplicate still in flight (in this batch, or committed by
+/// another node meanwhile), is found when its key cannot be stored: its work is rolled back to
+/// the savepoint and the first answer replayed.
 async fn place_one(
     tx: &mut TenantTx,
     state: &AppState,
