@@ -988,14 +988,7 @@ async fn check_database(
     placed: &[Placed],
     orders_before: i64,
 ) -> Result<DbCheck, String> {
-    let db = forecourt::store::Db::connect(url, 2)
-        .await
-        .map_err(|e| format!("connecting to {url}: {e}"))?;
-    let tenant_id = forecourt::tenancy::find_by_slug(&db, tenant)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no tenant {tenant}"))?
-        .id;
+    let (db, tenant_id) = tenant_db(url, tenant, 2).await?;
     let e = |e: sqlx::Error| e.to_string();
     let mut tx = db.tenant_tx(&tenant_id).await.map_err(e)?;
     let order_rows = sqlx::query("SELECT id, vin FROM orders WHERE tenant_id = $1")
@@ -1118,15 +1111,25 @@ async fn probe_round_trips(url: &str) -> Result<(f64, f64), String> {
     Ok((select, insert))
 }
 
-async fn count_orders(url: &str, tenant: &str) -> Result<i64, String> {
-    let db = forecourt::store::Db::connect(url, 1)
+/// A pool of `connections` on `url` and the id of the tenant `slug`.
+async fn tenant_db(
+    url: &str,
+    slug: &str,
+    connections: u32,
+) -> Result<(forecourt::store::Db, String), String> {
+    let db = forecourt::store::Db::connect(url, connections)
         .await
         .map_err(|e| format!("connecting to {url}: {e}"))?;
-    let tenant_id = forecourt::tenancy::find_by_slug(&db, tenant)
+    let tenant_id = forecourt::tenancy::find_by_slug(&db, slug)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no tenant {tenant}"))?
+        .ok_or_else(|| format!("no tenant {slug}"))?
         .id;
+    Ok((db, tenant_id))
+}
+
+async fn count_orders(url: &str, tenant: &str) -> Result<i64, String> {
+    let (db, tenant_id) = tenant_db(url, tenant, 1).await?;
     let mut tx = db.tenant_tx(&tenant_id).await.map_err(|e| e.to_string())?;
     let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE tenant_id = $1")
         .bind(&tenant_id)
