@@ -1124,5 +1124,9 @@ pub fn spawn_background(state: &AppState) -> Background {
         std::sync::Arc::downgrade(&state.0),
         state.settings.outbox_poll,
     ));
-    Background(vec![watcher, scheduler, relay, refunds])
+    let checkpoints = tokio::spawn(crate::store::run_checkpoints(
+        state.db.clone(),
+        std::time::Duration::from_millis(200),
+    ));
+    Background(vec![watcher, scheduler, relay, refunds, checkpoints])
 }
