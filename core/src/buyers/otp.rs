@@ -117,8 +117,8 @@ pub async fn request_code(
     let mut tx = state.db.write_tx(tenant_id).await?;
     // At most CODES_PER_HOUR an hour: the outbox keeps every code message sent.
     let recent: Vec<i64> = sqlx::query_scalar(
-        "SELECT created_at FROM outbox WHERE tenant_id = $1 AND recipient = $2 \
-         AND created_at > $3 ORDER BY created_at",
+        "SELECT created_at FROM outbox WHERE tenant_id = $1 AND kind = 'sms' \
+         AND recipient = $2 AND created_at > $3 ORDER BY created_at",
     )
     .bind(tenant_id)
     .bind(&to)

@@ -9,9 +9,9 @@
 //!   resolved by the adapter at delivery; a secret in a payload (a sign-in code) is sealed.
 //! - Each kind goes to one adapter ([`Channels`]); a kind whose adapter is missing fails with a
 //!   clear reason and is retried, then dead-lettered — never dropped.
-//! - The relay claims a message with a lease before delivering it, so two nodes do not send
-//!   the same message at the same time; a failed delivery is retried with exponential backoff
-//!   and dead-lettered after [`MAX_ATTEMPTS`].
+//! - One node at a time relays: the one holding the relay lease ([`Relay`]), so two nodes do
+//!   not send the same message at the same time; a failed delivery is retried with exponential
+//!   backoff and dead-lettered after [`MAX_ATTEMPTS`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,8 +27,10 @@ use crate::store::{now_ms, Backend, Db, TenantTx};
 
 /// Attempts before a message is dead-lettered.
 pub const MAX_ATTEMPTS: i64 = 8;
-/// How long a claimed message is reserved for the node delivering it.
-const LEASE_MS: i64 = 30_000;
+/// How long the relay lease lasts without renewal: after a relay's node stops (or restarts: a
+/// restarted node is a new holder), the relay resumes at most this long later. A pass that
+/// takes longer (a slow gateway) may see another node deliver the same messages again.
+const LEASE_MS: i64 = 10_000;
 
 /// What kind of side effect a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -316,123 +318,183 @@ pub(crate) async fn scan_mode(db: &Db, tx: &mut TenantTx) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// One relay pass: claims up to `batch` due messages and delivers them. Returns how many were
-/// delivered.
-///
-/// Three transactions whatever the number of messages: a read that finds the due ones (no
-/// write lock while the queue is idle), one claim of them all with a lease (only one node wins
-/// each message; a node that dies mid-delivery leaves it to be retried when the lease ends),
-/// and one write of the outcomes after delivery. Both writes are [`Db::relaxed_tx`]: they do
-/// not wait for the disk, since losing one in a crash means only one more delivery.
-pub async fn relay_once(db: &Db, adapter: &dyn Deliver, batch: i64) -> Result<usize, sqlx::Error> {
-    let now = now_ms();
-    let mut tx = db.scan_tx().await?;
-    scan_mode(db, &mut tx).await?;
-    let due = sqlx::query(
-        "SELECT tenant_id, id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-         ORDER BY next_attempt_at LIMIT $2",
-    )
-    .bind(now)
-    .bind(batch)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let mut by_tenant: Vec<(String, Vec<String>)> = Vec::new();
-    for row in &due {
-        let tenant_id: String = row.try_get("tenant_id")?;
-        let id: String = row.try_get("id")?;
-        match by_tenant.iter_mut().find(|(t, _)| *t == tenant_id) {
-            Some((_, ids)) => ids.push(id),
-            None => by_tenant.push((tenant_id, vec![id])),
+/// The name of the outbox relay's row in `node_leases`.
+const RELAY_LEASE: &str = "outbox_relay";
+
+/// One node's outbox relay. Of all nodes on a database, only the one holding the relay lease
+/// (a row of `node_leases`, taken for [`LEASE_MS`] and renewed by every pass that finds work)
+/// relays, so two nodes never send the same message at the same time; when the holder stops,
+/// its lease runs out and another node takes over, delivering again what the first had not
+/// settled (delivery is at-least-once).
+pub struct Relay {
+    /// This node's name in the lease (random per relay).
+    holder: String,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Relay {
+            holder: uuid::Uuid::new_v4().to_string(),
         }
     }
+}
 
-    // Claim with a lease: a message another node claimed since is not returned.
-    let mut claimed: Vec<(String, OutboxEntry)> = Vec::with_capacity(due.len());
-    let mut tx = db.relaxed_tx().await?;
-    for (tenant_id, ids) in &by_tenant {
-        db.set_tenant(&mut tx, tenant_id).await?;
-        for chunk in ids.chunks(500) {
-            let mut sql = Sql::for_tx(&tx);
-            sql.push("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ")
-                .bind(now + LEASE_MS)
-                .push(" WHERE tenant_id = ")
-                .bind(tenant_id.as_str())
-                .push(" AND status = 'pending' AND next_attempt_at <= ")
-                .bind(now)
-                .push(" AND id IN (")
-                .list(chunk.iter().map(Val::from))
-                .push(") RETURNING ")
-                .push(COLUMNS);
-            for row in sql.fetch_all(&mut tx).await? {
-                claimed.push((tenant_id.clone(), entry(&row)?));
+impl Relay {
+    /// Takes or renews the relay lease (one small relaxed write). `false`: another node holds
+    /// it.
+    async fn lease(&self, db: &Db, now: i64) -> Result<bool, sqlx::Error> {
+        let mut tx = db.relaxed_tx().await?;
+        let taken = sqlx::query(
+            "UPDATE node_leases SET holder = $1, expires_at = $2 \
+             WHERE name = $3 AND (holder = $1 OR expires_at < $4)",
+        )
+        .bind(&self.holder)
+        .bind(now + LEASE_MS)
+        .bind(RELAY_LEASE)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(taken == 1)
+    }
+
+    /// One relay pass: delivers up to `batch` due messages. Returns how many were delivered.
+    ///
+    /// Whatever the number of messages: a read of the due ones' ids (ids and times of every
+    /// tenant; an idle queue costs no more), the lease (one row), a read of the messages
+    /// (tenant by tenant), and after delivery one write of the outcomes. Both writes are
+    /// [`Db::relaxed_tx`]: they do not wait for the disk, since losing one in a crash only
+    /// means one more delivery. A message is written once per delivery attempt — the order
+    /// writer shares SQLite's one write lock with these writes.
+    pub async fn pass(
+        &self,
+        db: &Db,
+        adapter: &dyn Deliver,
+        batch: i64,
+    ) -> Result<usize, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = db.scan_tx().await?;
+        scan_mode(db, &mut tx).await?;
+        let due = sqlx::query(
+            "SELECT tenant_id, id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if due.is_empty() || !self.lease(db, now).await? {
+            return Ok(0);
+        }
+        let mut by_tenant: Vec<(String, Vec<String>)> = Vec::new();
+        for row in &due {
+            let tenant_id: String = row.try_get("tenant_id")?;
+            let id: String = row.try_get("id")?;
+            match by_tenant.iter_mut().find(|(t, _)| *t == tenant_id) {
+                Some((_, ids)) => ids.push(id),
+                None => by_tenant.push((tenant_id, vec![id])),
             }
         }
-    }
-    tx.commit().await?;
 
-    let mut outcomes = Vec::with_capacity(claimed.len());
-    for (tenant_id, message) in &claimed {
-        outcomes.push(adapter.deliver(tenant_id, message).await);
-    }
+        // The messages themselves, still pending (another node may have settled some since).
+        let mut pending: Vec<(String, OutboxEntry)> = Vec::with_capacity(due.len());
+        let mut tx = db.scan_tx().await?;
+        for (tenant_id, ids) in &by_tenant {
+            db.set_tenant(&mut tx, tenant_id).await?;
+            for chunk in ids.chunks(500) {
+                let mut sql = Sql::for_tx(&tx);
+                sql.push("SELECT ")
+                    .push(COLUMNS)
+                    .push(" FROM outbox WHERE tenant_id = ")
+                    .bind(tenant_id.as_str())
+                    .push(" AND status = 'pending' AND id IN (")
+                    .list(chunk.iter().map(Val::from))
+                    .push(") ORDER BY id");
+                for row in sql.fetch_all(&mut tx).await? {
+                    pending.push((tenant_id.clone(), entry(&row)?));
+                }
+            }
+        }
+        tx.commit().await?;
 
-    let mut delivered = 0;
-    let mut tx = db.relaxed_tx().await?;
-    for (tenant_id, _) in &by_tenant {
-        db.set_tenant(&mut tx, tenant_id).await?;
-        let ok: Vec<&str> = claimed
-            .iter()
-            .zip(&outcomes)
-            .filter(|((t, _), result)| t == tenant_id && result.is_ok())
-            .map(|((_, m), _)| m.id.as_str())
-            .collect();
-        for chunk in ok.chunks(500) {
-            let mut sql = Sql::for_tx(&tx);
-            sql.push("UPDATE outbox SET status = 'delivered', delivered_at = ")
+        let read = std::time::Instant::now();
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for (tenant_id, message) in &pending {
+            outcomes.push(adapter.deliver(tenant_id, message).await);
+        }
+
+        let handed = std::time::Instant::now();
+        let mut delivered = 0;
+        let mut tx = db.relaxed_tx().await?;
+        let locked = std::time::Instant::now();
+        for (tenant_id, _) in &by_tenant {
+            db.set_tenant(&mut tx, tenant_id).await?;
+            let ok: Vec<&str> = pending
+                .iter()
+                .zip(&outcomes)
+                .filter(|((t, _), result)| t == tenant_id && result.is_ok())
+                .map(|((_, m), _)| m.id.as_str())
+                .collect();
+            for chunk in ok.chunks(500) {
+                let mut sql = Sql::for_tx(&tx);
+                sql.push(
+                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ",
+                )
                 .bind(now_ms())
                 .push(", last_error = NULL WHERE tenant_id = ")
                 .bind(tenant_id.as_str())
-                .push(" AND id IN (")
+                .push(" AND status = 'pending' AND id IN (")
                 .list(chunk.iter().map(|id| Val::from(*id)))
                 .push(")");
-            delivered += sql.execute(&mut tx).await? as usize;
-        }
-        for ((owner, message), result) in claimed.iter().zip(&outcomes) {
-            let Err(reason) = result else { continue };
-            if owner != tenant_id {
-                continue;
+                delivered += sql.execute(&mut tx).await? as usize;
             }
-            let dead = message.attempts >= MAX_ATTEMPTS;
-            tracing::warn!(tenant = %tenant_id, id = %message.id, attempts = message.attempts, dead, reason = %reason, "outbox delivery failed");
-            sqlx::query(
-                "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3 \
-                 WHERE tenant_id = $4 AND id = $5",
-            )
-            .bind(if dead { "dead" } else { "pending" })
-            .bind(now_ms() + backoff_ms(message.attempts - 1))
-            .bind(reason)
-            .bind(tenant_id)
-            .bind(&message.id)
-            .execute(&mut *tx)
-            .await?;
+            for ((owner, message), result) in pending.iter().zip(&outcomes) {
+                let Err(reason) = result else { continue };
+                if owner != tenant_id {
+                    continue;
+                }
+                let attempt = message.attempts + 1;
+                let dead = attempt >= MAX_ATTEMPTS;
+                tracing::warn!(tenant = %tenant_id, id = %message.id, attempts = attempt, dead, reason = %reason, "outbox delivery failed");
+                sqlx::query(
+                    "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, \
+                     last_error = $4 WHERE tenant_id = $5 AND id = $6 AND status = 'pending'",
+                )
+                .bind(if dead { "dead" } else { "pending" })
+                .bind(attempt)
+                .bind(now_ms() + backoff_ms(message.attempts))
+                .bind(reason)
+                .bind(tenant_id)
+                .bind(&message.id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
+        tx.commit().await?;
+        tracing::debug!(
+            messages = pending.len(),
+            delivered,
+            deliver_us = (handed - read).as_micros() as u64,
+            lock_wait_us = (locked - handed).as_micros() as u64,
+            settle_us = locked.elapsed().as_micros() as u64,
+            "outbox relay pass"
+        );
+        Ok(delivered)
     }
-    tx.commit().await?;
-    Ok(delivered)
 }
 
-/// Most messages one relay pass claims (two write transactions per pass). Under a launch-day
-/// stream (two messages per order) a pass of 100 fell behind: each pass waits its turn at the
+/// Most messages one relay pass delivers (one write transaction per pass). Under a launch-day
+/// stream (two messages per order) passes of 100 fell behind: each pass waits its turn at the
 /// SQLite write lock behind an order batch, so the pass size bounds what the relay moves.
 const RELAY_BATCH: i64 = 1000;
 
-/// Runs the relay until the process ends.
+/// Runs this node's relay until the process ends.
 pub async fn run_relay(db: Db, adapter: Arc<dyn Deliver>, poll: Duration) {
+    let relay = Relay::default();
     loop {
-        match relay_once(&db, adapter.as_ref(), RELAY_BATCH).await {
+        match relay.pass(&db, adapter.as_ref(), RELAY_BATCH).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox relay pass failed"),

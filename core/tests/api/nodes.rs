@@ -53,3 +53,108 @@ async fn a_publish_on_one_node_is_live_on_the_other_within_a_second() {
     // Node two keeps serving when node one goes away.
     assert_eq!(two.call(Method::GET, "/readyz", None, None).await.0, 200);
 }
+
+/// Counts what it is handed; delivery always succeeds.
+struct Counting(std::sync::Mutex<Vec<String>>);
+
+impl forecourt::outbox::Deliver for Counting {
+    fn deliver(
+        &self,
+        _tenant_id: &str,
+        message: &forecourt::outbox::OutboxEntry,
+    ) -> forecourt::outbox::Delivery {
+        self.0.lock().unwrap().push(message.id.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Writes `n` pending notifications for `tenant_id`.
+async fn enqueue(server: &Server, tenant_id: &str, n: usize) {
+    let mut tx = server.state.db.write_tx(tenant_id).await.unwrap();
+    for i in 0..n {
+        let message = forecourt::outbox::Message {
+            kind: forecourt::outbox::Kind::Notify,
+            name: format!("lease_test_{i}"),
+            recipient: Some("role:sales".into()),
+            subject: None,
+            payload: serde_json::json!({ "i": i }),
+        };
+        forecourt::outbox::enqueue(&mut tx, tenant_id, &message, forecourt::store::now_ms())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// One relay per database at a time: the relay holding the lease delivers every due message
+/// once; another node's relay delivers nothing while that lease holds, and takes over — with
+/// what is still pending — once it has run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_relays_the_outbox_at_a_time() {
+    // The server's own relay polls once an hour: the two relays here are the only ones.
+    let url = crate::kit::fresh_database().await;
+    let quiet = forecourt::state::Settings {
+        outbox_poll: Duration::from_secs(3600),
+        ..settings()
+    };
+    let server = Server::start_on(&url, quiet).await;
+    forecourt::demo::apply_demo(&server.state, &crate::kit::examples_dir())
+        .await
+        .unwrap();
+    let tenant_id = server.tenant_id("aurora").await;
+    let db = &server.state.db;
+    let (a, b) = (
+        forecourt::outbox::Relay::default(),
+        forecourt::outbox::Relay::default(),
+    );
+    let (seen_a, seen_b) = (Counting(Default::default()), Counting(Default::default()));
+
+    enqueue(&server, &tenant_id, 30).await;
+    let delivered = a.pass(db, &seen_a, 1000).await.unwrap();
+    assert!(
+        delivered >= 30,
+        "the first relay takes the lease and delivers: {delivered}"
+    );
+    enqueue(&server, &tenant_id, 5).await;
+    assert_eq!(
+        b.pass(db, &seen_b, 1000).await.unwrap(),
+        0,
+        "the lease is held"
+    );
+    assert!(seen_b.0.lock().unwrap().is_empty());
+    assert_eq!(a.pass(db, &seen_a, 1000).await.unwrap(), 5);
+
+    // The first relay's node stops: its lease runs out.
+    enqueue(&server, &tenant_id, 7).await;
+    sqlx::query("UPDATE node_leases SET expires_at = 0 WHERE name = 'outbox_relay'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.pass(db, &seen_b, 1000).await.unwrap(),
+        7,
+        "the other relay takes over"
+    );
+    assert_eq!(a.pass(db, &seen_a, 1000).await.unwrap(), 0);
+
+    // Each message was handed over once, and every one is settled with its attempt counted.
+    let mut all: Vec<String> = seen_a.0.lock().unwrap().clone();
+    all.extend(seen_b.0.lock().unwrap().iter().cloned());
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "no message delivered twice");
+    let mut tx = db.tenant_tx(&tenant_id).await.unwrap();
+    let left: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, attempts FROM outbox WHERE tenant_id = $1 AND name LIKE 'lease_test_%'",
+    )
+    .bind(&tenant_id)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(left.len(), 42);
+    assert!(
+        left.iter()
+            .all(|(status, attempts)| status == "delivered" && *attempts == 1),
+        "{left:?}"
+    );
+}

@@ -1032,9 +1032,10 @@ async fn named_vins_and_build_orders_in_one_burst_never_share_a_vehicle() {
 }
 
 /// The due-queue indexes hold only waiting rows, so a statement that names its rows by key
-/// (the relay's claim of listed messages, cancelling one instance's timers) is planned on the
+/// (the relay's read and settlement of listed messages, cancelling one instance's timers) is planned on the
 /// key, not as a walk over every pending row — under a launch-day backlog that walk cost 15 ms
-/// per relay claim. On SQLite the plans are checked (its planner has no statistics to go by);
+/// per relay claim. The recipient index holds only sms messages (the sign-in code limit is
+/// its one reader), not every order notification. On SQLite the plans are checked (its planner has no statistics to go by);
 /// PostgreSQL plans by statistics, so there the test checks that the indexes are partial.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_statements_by_key_use_the_key() {
@@ -1044,6 +1045,7 @@ async fn queue_statements_by_key_use_the_key() {
             ("outbox_due", "'pending'"),
             ("workflow_timers_due", "'pending'"),
             ("refunds_due", "'requested'"),
+            ("outbox_recipient", "'sms'"),
         ] {
             let definition: String =
                 sqlx::query("SELECT indexdef FROM pg_indexes WHERE indexname = $1")
@@ -1064,8 +1066,15 @@ async fn queue_statements_by_key_use_the_key() {
     let cases = [
         (
             format!(
-                "UPDATE outbox SET attempts = attempts + 1 WHERE tenant_id = ? \
-                 AND status = 'pending' AND next_attempt_at <= ? AND id IN ({ids}) RETURNING id"
+                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 \
+                 WHERE tenant_id = ? AND status = 'pending' AND id IN ({ids})"
+            ),
+            "USING INDEX sqlite_autoindex_outbox_1 (tenant_id=? AND id=?)",
+        ),
+        (
+            format!(
+                "SELECT id, payload FROM outbox WHERE tenant_id = ? AND status = 'pending' \
+                 AND id IN ({ids}) ORDER BY id"
             ),
             "USING INDEX sqlite_autoindex_outbox_1 (tenant_id=? AND id=?)",
         ),
@@ -1080,6 +1089,13 @@ async fn queue_statements_by_key_use_the_key() {
              ORDER BY next_attempt_at LIMIT 100"
                 .to_string(),
             "USING INDEX outbox_due (next_attempt_at<?)",
+        ),
+        (
+            // The sign-in code rate limit: only sms messages are in the recipient index.
+            "SELECT created_at FROM outbox WHERE tenant_id = ? AND kind = 'sms' \
+             AND recipient = ? AND created_at > ? ORDER BY created_at"
+                .to_string(),
+            "INDEX outbox_recipient (tenant_id=? AND recipient=? AND created_at>?)",
         ),
     ];
     for (statement, expected) in cases {
