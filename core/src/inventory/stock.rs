@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use crate::store::rows::Sql;
+use crate::store::rows::{shapes, Sql, STATEMENT_ROWS};
 
 use crate::store::{Backend, TenantTx};
 
@@ -211,7 +211,11 @@ pub async fn reserve_many(
     now: i64,
 ) -> Result<HashMap<String, Reserved>, sqlx::Error> {
     let mut out = HashMap::with_capacity(holds.len());
-    for chunk in holds.chunks(1_000) {
+    // Statements of a few fixed sizes, prepared once per connection (see `store::rows`).
+    let mut rest = holds;
+    for size in shapes(holds.len(), STATEMENT_ROWS) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
         // `vin IN (…)` and a CASE per column: every backend finds the rows by the key index
         // (a join with a VALUES list can make PostgreSQL scan the table).
         let mut sql = Sql::for_tx(tx);

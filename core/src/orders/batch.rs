@@ -83,6 +83,7 @@ pub async fn place_group(
         .await
         .map_err(plan)?;
     let n = orders.len();
+    let clock = std::time::Instant::now();
 
     // 1. Keys seen before (stored, or earlier in this batch) go the per-order way.
     let keyed: Vec<(&str, &str)> = orders
@@ -90,6 +91,7 @@ pub async fn place_group(
         .filter_map(|o| o.key.as_deref().map(|k| (o.scope.as_str(), k)))
         .collect();
     let stored = idempotency::stored_keys(tx, tenant_id, &keyed).await?;
+    let keys_at = clock.elapsed();
     let mut seen = HashSet::new();
     let single: Vec<bool> = orders
         .iter()
@@ -177,7 +179,9 @@ pub async fn place_group(
             })
         })
         .collect();
+    let picked_at = clock.elapsed();
     let won = stock::reserve_many(tx, tenant_id, &holds, now).await?;
+    let reserved_at = clock.elapsed();
 
     // 3. Starts, orders and keys.
     let mut starts = Starts::default();
@@ -236,9 +240,19 @@ pub async fn place_group(
         }
         answers.push(Some(answer.map(|p| Answer::Placed(Box::new(p)))));
     }
+    let computed_at = clock.elapsed();
     starts.write(tx).await?;
     order_rows.write(tx).await?;
     key_rows.write(tx).await?;
+    tracing::debug!(
+        orders = n,
+        keys_us = keys_at.as_micros() as u64,
+        pick_us = (picked_at - keys_at).as_micros() as u64,
+        reserve_us = (reserved_at - picked_at).as_micros() as u64,
+        compute_us = (computed_at - reserved_at).as_micros() as u64,
+        write_us = (clock.elapsed() - computed_at).as_micros() as u64,
+        "order group timing"
+    );
     Ok(answers)
 }
 

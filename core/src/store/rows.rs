@@ -9,11 +9,39 @@
 //!   thousands of `$n` costs tens of milliseconds to prepare, while `?` costs nothing extra.
 //! - A statement never binds more than [`MAX_PARAMS`] values (below SQLite's limit of 32,766
 //!   and PostgreSQL's of 65,535): longer row sets are written in several statements.
+//! - Row sets are cut into statements of a few fixed sizes ([`shapes`]: at most
+//!   [`STATEMENT_ROWS`] rows, then powers of two), so one table is written with at most seven
+//!   distinct statement texts, each prepared once per connection and then taken from the
+//!   statement cache. A statement of any length would be a new text almost every time, and
+//!   preparing one costs about as much as running it (SQLite compiles code per row: ≈ 2.5 ms
+//!   for 127 order rows).
 
 use super::TenantTx;
 
 /// Most values bound by one statement.
 pub const MAX_PARAMS: usize = 30_000;
+
+/// Most rows in one multi-row statement (a power of two).
+pub const STATEMENT_ROWS: usize = 64;
+
+/// How `n` rows are cut into statements of at most `max` rows: full statements of the largest
+/// power of two not above `max`, then the rest in decreasing powers of two (its binary digits).
+/// So every statement has one of a few sizes, and a batch of `n` rows takes `n / max` plus at
+/// most log₂ `max` statements.
+pub fn shapes(n: usize, max: usize) -> Vec<usize> {
+    let max = max.max(1);
+    let top = 1usize << (usize::BITS - 1 - max.leading_zeros());
+    let mut out = vec![top; n / top];
+    let rest = n % top;
+    let mut size = top;
+    while size > 1 {
+        size /= 2;
+        if rest & size != 0 {
+            out.push(size);
+        }
+    }
+    out
+}
 
 /// One bound value.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,17 +236,28 @@ impl Rows {
 
     /// Writes every row inside `tx`; returns the rows affected.
     pub async fn write(self, tx: &mut TenantTx) -> Result<u64, sqlx::Error> {
-        let per_statement = (MAX_PARAMS / self.width).max(1);
+        let per_statement = (MAX_PARAMS / self.width).clamp(1, STATEMENT_ROWS);
         let mut affected = 0;
-        let mut rows = self.rows.into_iter().peekable();
-        while rows.peek().is_some() {
+        let sizes = shapes(self.rows.len(), per_statement);
+        let mut rows = self.rows.into_iter();
+        for size in sizes {
+            let started = std::time::Instant::now();
             let mut sql = Sql::for_tx(tx);
             sql.push(self.head)
                 .push(" VALUES ")
-                .tuples(rows.by_ref().take(per_statement))
+                .tuples(rows.by_ref().take(size))
                 .push(" ")
                 .push(self.tail);
-            affected += sql.execute(tx).await?;
+            let built = started.elapsed();
+            let written = sql.execute(tx).await?;
+            affected += written;
+            tracing::trace!(
+                statement = self.head.split('(').next().unwrap_or_default().trim(),
+                rows = written,
+                build_us = built.as_micros() as u64,
+                execute_us = (started.elapsed() - built).as_micros() as u64,
+                "multi-row insert"
+            );
         }
         Ok(affected)
     }
@@ -227,6 +266,22 @@ impl Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_cut_into_a_few_fixed_sizes() {
+        assert_eq!(shapes(0, 64), Vec::<usize>::new());
+        assert_eq!(shapes(1, 64), vec![1]);
+        assert_eq!(shapes(127, 64), vec![64, 32, 16, 8, 4, 2, 1]);
+        assert_eq!(shapes(200, 64), vec![64, 64, 64, 8]);
+        // A cap that is not a power of two (wide rows) rounds down to one.
+        assert_eq!(shapes(300, 100), vec![64, 64, 64, 64, 32, 8, 4]);
+        assert_eq!(shapes(5, 1), vec![1, 1, 1, 1, 1]);
+        for n in 0..300 {
+            let cut = shapes(n, 64);
+            assert_eq!(cut.iter().sum::<usize>(), n);
+            assert!(cut.iter().all(|s| s.is_power_of_two() && *s <= 64));
+        }
+    }
 
     #[test]
     fn placeholders_count_from_the_first() {
