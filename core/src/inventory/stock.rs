@@ -58,6 +58,14 @@ const FREE_BEFORE: &str =
     "stage <> 'delivered' AND (hold = 'free' OR (hold = 'reserved' AND reserved_until < ";
 const FREE_AFTER: &str = "))";
 
+/// "The vehicle `$3` (an order id) holds in tenant `$2`": found through the order's VIN, so each
+/// statement below reads the order and the vehicle by their keys. Vehicles have no index on
+/// `order_id` (it would cost every reservation one more index entry); the order's `vin` always
+/// names the vehicle it holds or held, and `order_id` re-checks that it still holds it.
+pub const HELD_BY_ORDER: &str = "tenant_id = $2 \
+     AND vin = (SELECT o.vin FROM orders o WHERE o.tenant_id = $2 AND o.id = $3) \
+     AND order_id = $3";
+
 /// Reserves vehicle `vin` for `order_id` until `until`; `None` when it is not free (taken,
 /// sold, delivered) or unknown.
 pub async fn reserve_vin(
@@ -265,11 +273,11 @@ pub async fn confirm(
     order_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(&format!(
         "UPDATE vehicles SET reserved_until = NULL, updated_at = $1, version = version + 1 \
-         WHERE tenant_id = $2 AND order_id = $3 AND hold = 'reserved' \
-         AND (reserved_until IS NULL OR reserved_until >= $1)",
-    )
+         WHERE {HELD_BY_ORDER} AND hold = 'reserved' \
+         AND (reserved_until IS NULL OR reserved_until >= $1)"
+    ))
     .bind(now)
     .bind(tenant_id)
     .bind(order_id)
@@ -286,10 +294,10 @@ pub async fn sell(
     order_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(&format!(
         "UPDATE vehicles SET hold = 'sold', reserved_until = NULL, updated_at = $1, \
-         version = version + 1 WHERE tenant_id = $2 AND order_id = $3 AND hold <> 'free'",
-    )
+         version = version + 1 WHERE {HELD_BY_ORDER} AND hold <> 'free'"
+    ))
     .bind(now)
     .bind(tenant_id)
     .bind(order_id)
@@ -306,10 +314,10 @@ pub async fn deliver(
     order_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(&format!(
         "UPDATE vehicles SET stage = 'delivered', hold = 'sold', reserved_until = NULL, \
-         updated_at = $1, version = version + 1 WHERE tenant_id = $2 AND order_id = $3",
-    )
+         updated_at = $1, version = version + 1 WHERE {HELD_BY_ORDER}"
+    ))
     .bind(now)
     .bind(tenant_id)
     .bind(order_id)
@@ -326,11 +334,11 @@ pub async fn release(
     order_id: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query(&format!(
         "UPDATE vehicles SET hold = 'free', order_id = NULL, reserved_until = NULL, \
          updated_at = $1, version = version + 1 \
-         WHERE tenant_id = $2 AND order_id = $3 AND stage <> 'delivered'",
-    )
+         WHERE {HELD_BY_ORDER} AND stage <> 'delivered'"
+    ))
     .bind(now)
     .bind(tenant_id)
     .bind(order_id)

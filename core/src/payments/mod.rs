@@ -432,13 +432,14 @@ async fn still_held(
     order_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM vehicles WHERE tenant_id = $1 AND order_id = $2 \
-         AND (hold = 'sold' OR reserved_until IS NULL OR reserved_until >= $3)",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT 1 AS one FROM vehicles WHERE {} \
+         AND (hold = 'sold' OR reserved_until IS NULL OR reserved_until >= $1)",
+        crate::inventory::stock::HELD_BY_ORDER
+    ))
+    .bind(now)
     .bind(tenant_id)
     .bind(order_id)
-    .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.is_some())

@@ -1046,6 +1046,7 @@ async fn queue_statements_by_key_use_the_key() {
             ("workflow_timers_due", "'pending'"),
             ("refunds_due", "'requested'"),
             ("outbox_recipient", "'sms'"),
+            ("orders_buyer", "buyer_id IS NOT NULL"),
         ] {
             let definition: String =
                 sqlx::query("SELECT indexdef FROM pg_indexes WHERE indexname = $1")
@@ -1057,7 +1058,7 @@ async fn queue_statements_by_key_use_the_key() {
                     .unwrap();
             assert!(
                 definition.contains("WHERE") && definition.contains(waiting),
-                "{index} should hold only waiting rows: {definition}"
+                "{index} should hold only the rows its readers ask for: {definition}"
             );
         }
         return;
@@ -1096,6 +1097,29 @@ async fn queue_statements_by_key_use_the_key() {
              AND recipient = ? AND created_at > ? ORDER BY created_at"
                 .to_string(),
             "INDEX outbox_recipient (tenant_id=? AND recipient=? AND created_at>?)",
+        ),
+        (
+            // A payment, a cancellation or a delivery finds the order's vehicle by its VIN, not
+            // by scanning the tenant's vehicles for the order id.
+            format!(
+                "UPDATE vehicles SET hold = 'sold' WHERE {}",
+                forecourt::inventory::stock::HELD_BY_ORDER
+            ),
+            "USING INDEX sqlite_autoindex_vehicles_1 (tenant_id=? AND vin=?)",
+        ),
+        (
+            format!(
+                "SELECT 1 FROM vehicles WHERE {}",
+                forecourt::inventory::stock::HELD_BY_ORDER
+            ),
+            "USING INDEX sqlite_autoindex_orders_1 (tenant_id=? AND id=?)",
+        ),
+        (
+            // A signed-in buyer's orders: guest orders are not in the buyer index.
+            "SELECT id FROM orders WHERE tenant_id = $1 AND buyer_id = $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+                .to_string(),
+            "USING INDEX orders_buyer (tenant_id=? AND buyer_id=?)",
         ),
     ];
     for (statement, expected) in cases {
