@@ -75,8 +75,12 @@ pub struct Db {
     /// first served) instead of polling the lock with the busy timeout's growing sleeps,
     /// which let a frequent writer starve the others for seconds.
     write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// SQLite: one connection with `synchronous = NORMAL` for [`Db::relaxed_tx`].
-    relaxed: Option<AnyPool>,
+    /// SQLite: the one connection every gated write transaction runs on, durable or relaxed
+    /// (each sets `synchronous` before its `BEGIN`). The gate lets one writer in at a time
+    /// anyway, and a connection keeps its page cache only while no other connection writes:
+    /// taking the next idle connection of the pool for each write started nearly every batch
+    /// of orders on a cold cache, re-reading its pages from the write-ahead log.
+    writer: Option<AnyPool>,
 }
 
 /// Current time as UTC milliseconds since the Unix epoch, the storage format of every timestamp.
@@ -116,20 +120,23 @@ impl Db {
         Self::migrate_url(&url, backend).await?;
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = Self::open(&options, backend, max_connections, "FULL").await?;
-        let relaxed = match backend {
-            Backend::Sqlite => Some(Self::open(&options, backend, 1, "NORMAL").await?),
+        let writer = match backend {
+            Backend::Sqlite => Some(Self::open(&options, backend, 1, "FULL").await?),
             Backend::Postgres => None,
         };
         Ok(Db {
             pool,
             backend,
             write_gate: Default::default(),
-            relaxed,
+            writer,
         })
     }
 
     /// A pool of at most `max_connections`; SQLite connections commit with `synchronous`
-    /// set to `sync` (`FULL` everywhere but [`Db::relaxed_tx`]).
+    /// set to `sync` (`FULL`; [`Db::relaxed_tx`] relaxes it for its own transaction). SQLite
+    /// reads pages through its page cache, not a memory map: each connection maps the file on
+    /// its own and maps it again as it grows, and under load the page faults and unmaps of
+    /// that cost more than the reads they saved (docs/BENCHMARKS.md).
     async fn open(
         options: &AnyConnectOptions,
         backend: Backend,
@@ -148,7 +155,7 @@ impl Db {
                                 format!(
                                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                                      PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
-                                     PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768; \
+                                     PRAGMA cache_size = -32768; \
                                      PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES};"
                                 )
                                 .as_str(),
@@ -260,13 +267,13 @@ impl Db {
     /// A write transaction not bound to one tenant whose loss in a crash only repeats work:
     /// the outbox relay's claims and settlements (delivery is at-least-once, so a claim or a
     /// "delivered" mark lost with the last moments before a crash means one more delivery).
-    /// It commits without waiting for the disk — SQLite: a connection with
-    /// `synchronous = NORMAL` (its WAL frames reach the disk with the next durable commit or
+    /// It commits without waiting for the disk — SQLite: on the writer connection with
+    /// `synchronous = NORMAL` for this transaction (its WAL frames reach the disk with the next durable commit or
     /// checkpoint, which sync the whole log); PostgreSQL: `synchronous_commit = off` for this
     /// transaction. Atomicity and every other writer's durability are unchanged.
     pub async fn relaxed_tx(&self) -> Result<TenantTx, sqlx::Error> {
-        match &self.relaxed {
-            Some(pool) => self.immediate_on(pool).await,
+        match &self.writer {
+            Some(writer) => self.immediate_on(writer, RELAXED_BEGIN).await,
             None => {
                 let mut tx = self.batch_tx().await?;
                 sqlx::query("SET LOCAL synchronous_commit = off")
@@ -277,15 +284,21 @@ impl Db {
         }
     }
 
-    /// SQLite: the write gate, then `BEGIN IMMEDIATE`; the gate opens when the transaction ends.
+    /// SQLite: the write gate, then `BEGIN IMMEDIATE` on the writer connection; the gate opens
+    /// when the transaction ends.
     async fn immediate(&self) -> Result<TenantTx, sqlx::Error> {
-        self.immediate_on(&self.pool).await
+        self.immediate_on(self.writer.as_ref().unwrap_or(&self.pool), DURABLE_BEGIN)
+            .await
     }
 
-    async fn immediate_on(&self, pool: &AnyPool) -> Result<TenantTx, sqlx::Error> {
+    async fn immediate_on(
+        &self,
+        pool: &AnyPool,
+        begin: &'static str,
+    ) -> Result<TenantTx, sqlx::Error> {
         let gate = self.write_gate.clone().lock_owned().await;
         Ok(TenantTx {
-            inner: pool.begin_with("BEGIN IMMEDIATE").await?,
+            inner: pool.begin_with(begin).await?,
             _gate: Some(gate),
         })
     }
@@ -320,6 +333,12 @@ impl Db {
             .map(|_| ())
     }
 }
+
+/// SQLite: how a durable write transaction starts. `synchronous` is set every time, so a
+/// relaxed transaction before it on the same connection can never leave it relaxed.
+const DURABLE_BEGIN: &str = "PRAGMA synchronous = FULL; BEGIN IMMEDIATE";
+/// SQLite: how a [`Db::relaxed_tx`] starts (the next durable one sets `FULL` again).
+const RELAXED_BEGIN: &str = "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE";
 
 /// SQLite: the write-ahead log is copied into the database file by [`run_checkpoints`], off
 /// the writers' path; a committing writer checkpoints only when the log passes this many pages
