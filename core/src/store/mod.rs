@@ -119,9 +119,9 @@ impl Db {
         let url = normalise_sqlite_url(url, backend);
         Self::migrate_url(&url, backend).await?;
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = Self::open(&options, backend, max_connections, "FULL").await?;
+        let pool = Self::open(&options, backend, max_connections).await?;
         let writer = match backend {
-            Backend::Sqlite => Some(Self::open(&options, backend, 1, "FULL").await?),
+            Backend::Sqlite => Some(Self::open(&options, backend, 1).await?),
             Backend::Postgres => None,
         };
         Ok(Db {
@@ -132,16 +132,15 @@ impl Db {
         })
     }
 
-    /// A pool of at most `max_connections`; SQLite connections commit with `synchronous`
-    /// set to `sync` (`FULL`; [`Db::relaxed_tx`] relaxes it for its own transaction). SQLite
-    /// reads pages through its page cache, not a memory map: each connection maps the file on
-    /// its own and maps it again as it grows, and under load the page faults and unmaps of
-    /// that cost more than the reads they saved (docs/BENCHMARKS.md).
+    /// A pool of at most `max_connections`; SQLite connections commit with
+    /// `synchronous = FULL` ([`Db::relaxed_tx`] relaxes it for its own transaction). SQLite
+    /// reads pages through its page cache, not a memory map: each connection mapped the file on
+    /// its own and again as it grew, and the order benchmark was no faster with the map
+    /// (docs/BENCHMARKS.md).
     async fn open(
         options: &AnyConnectOptions,
         backend: Backend,
         max_connections: u32,
-        sync: &'static str,
     ) -> Result<AnyPool, StoreError> {
         Ok(AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -154,7 +153,7 @@ impl Db {
                             conn.execute(
                                 format!(
                                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                                     PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
+                                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                                      PRAGMA cache_size = -32768; \
                                      PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES};"
                                 )
