@@ -625,12 +625,30 @@ async fn vehicles_held_by_orders_keep_their_build_and_are_delivered_through_the_
     .await;
     assert_eq!(status, 200, "{body}");
 
-    // An order reserves it.
+    // An order reserves it and records the VIN it holds, as the order path does (later steps
+    // find the vehicle through the order's VIN).
     let now = forecourt::store::now_ms();
     let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
     let reserved = stock::reserve_vin(&mut tx, &tenant_id, &a, "order-1", now + 3_600_000, now)
         .await
         .unwrap();
+    let vault = &server.state.pii;
+    sqlx::query(
+        "INSERT INTO orders (tenant_id, id, number, tracking_hash, store_code, channel, vin, \
+         model_code, trim_code, options, build_key, price, deposit, currency, state, \
+         buyer_name_enc, buyer_mobile_enc, buyer_mobile_index, locale, created_at, updated_at) \
+         VALUES ($1, 'order-1', 'N1', 'H1', 'sh01', 'direct', $2, 's7', 's7-max', \
+         '[\"paint-ruby-red\"]', 's7/s7-max/paint-ruby-red', 100, 10, 'CNY', 'deposit', \
+         $3, $4, 'M1', 'en', $5, $5)",
+    )
+    .bind(&tenant_id)
+    .bind(&a)
+    .bind(vault.seal(&tenant_id, "name", "x"))
+    .bind(vault.seal(&tenant_id, "mobile", "x"))
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert!(reserved.is_some());
     let (_, v) = server.get(&format!("/api/v1/vehicles/{a}"), &admin).await;
