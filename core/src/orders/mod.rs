@@ -359,7 +359,8 @@ pub async fn prepare(
     let deposit = settings.deposit.min(price);
     let now = crate::store::now_ms();
     let vault = &state.pii;
-    let (tracking_token, tracking_hash) = tracking_token();
+    let id = uuid::Uuid::now_v7().to_string();
+    let (tracking_token, tracking_hash) = tracking_token(&id);
     let locale = req
         .locale
         .clone()
@@ -370,7 +371,7 @@ pub async fn prepare(
         scope: scope_of(buyer_id.as_deref()),
         key,
         fingerprint,
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         number: crate::catalog::share_code().to_ascii_uppercase(),
         tracking_token,
         tracking_hash,
@@ -405,14 +406,47 @@ pub fn scope_of(buyer_id: Option<&str>) -> String {
     }
 }
 
-/// A fresh tracking token (26 Crockford base32 characters: 130 random bits) and its SHA-256 hex.
-pub fn tracking_token() -> (String, String) {
-    let token = crate::catalog::random_code(26);
-    let hash = token_hash(&token);
-    (token, hash)
+/// Characters of a tracking token's secret: 26 Crockford base32 characters, 130 random bits.
+pub const TRACKING_SECRET_LEN: usize = 26;
+/// Characters of a tracking token: the order id (32 hex digits) followed by the secret.
+pub const TRACKING_TOKEN_LEN: usize = 32 + TRACKING_SECRET_LEN;
+
+/// A fresh tracking token for order `order_id` (a UUID) and what is stored of it.
+///
+/// The token is the order id (32 hex digits, no hyphens) followed by a 130-bit secret; the
+/// order keeps `<order id>:<SHA-256 hex of the secret>`. The stored values of new orders thus
+/// begin with a time-ordered id, so their unique index grows at one end instead of taking a
+/// random page per order (it was the largest single share of what the order writer wrote to
+/// SQLite's log). Tokens issued before, 26 characters of secret alone stored as its bare hash,
+/// still resolve (see [`tracking_lookup`]).
+pub fn tracking_token(order_id: &str) -> (String, String) {
+    let id = uuid::Uuid::parse_str(order_id)
+        .map(|u| u.simple().to_string())
+        .unwrap_or_default();
+    let secret = crate::catalog::random_code(TRACKING_SECRET_LEN);
+    let stored = format!("{order_id}:{}", token_hash(&secret));
+    (format!("{id}{secret}"), stored)
 }
 
-/// How a tracking token is stored.
+/// What a tracking token presented by a client is stored as, or `None` when it cannot be a
+/// token (wrong length or characters): the same value [`tracking_token`] stored.
+pub fn tracking_lookup(token: &str) -> Option<String> {
+    if !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    match token.len() {
+        TRACKING_TOKEN_LEN => {
+            let (id, secret) = token.split_at(32);
+            let id = uuid::Uuid::try_parse(id).ok()?.hyphenated().to_string();
+            Some(format!("{id}:{}", token_hash(secret)))
+        }
+        // Issued before tokens named their order.
+        TRACKING_SECRET_LEN => Some(token_hash(token)),
+        _ => None,
+    }
+}
+
+/// The SHA-256 hex of a tracking secret.
 pub fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -912,11 +946,31 @@ mod tests {
 
     #[test]
     fn tracking_tokens_are_long_distinct_and_stored_hashed() {
-        let (a, ha) = tracking_token();
-        let (b, _) = tracking_token();
-        assert_eq!(a.len(), 26);
+        let id = uuid::Uuid::now_v7().to_string();
+        let (a, ha) = tracking_token(&id);
+        let (b, hb) = tracking_token(&id);
+        assert_eq!(a.len(), TRACKING_TOKEN_LEN);
         assert_ne!(a, b);
-        assert_eq!(ha, token_hash(&a));
-        assert_ne!(ha, a);
+        assert_ne!(ha, hb);
+        // Stored: the order id, then the secret's hash — never the secret.
+        assert!(ha.starts_with(&format!("{id}:")), "{ha}");
+        assert!(!ha.contains(&a[32..]));
+        assert_eq!(tracking_lookup(&a), Some(ha.clone()));
+        // Another secret for the same order, or another order's id, is not the stored value.
+        let forged = format!("{}{}", &a[..32], &b[32..]);
+        assert_ne!(tracking_lookup(&forged), Some(ha.clone()));
+        let other = uuid::Uuid::now_v7().simple().to_string();
+        assert_ne!(tracking_lookup(&format!("{other}{}", &a[32..])), Some(ha));
+    }
+
+    #[test]
+    fn tracking_lookup_refuses_what_cannot_be_a_token_and_keeps_old_tokens() {
+        assert_eq!(tracking_lookup(""), None);
+        assert_eq!(tracking_lookup(&"a".repeat(57)), None);
+        assert_eq!(tracking_lookup(&format!("{}x", "z".repeat(57))), None);
+        assert_eq!(tracking_lookup(&"a/".repeat(29)), None);
+        // A token issued before: 26 characters, stored as the bare hash.
+        let old = crate::catalog::random_code(TRACKING_SECRET_LEN);
+        assert_eq!(tracking_lookup(&old), Some(token_hash(&old)));
     }
 }

@@ -127,12 +127,12 @@ pub(crate) async fn order_id_by_token(
     tenant_id: &str,
     token: &str,
 ) -> ApiResult<String> {
-    if token.len() != 26 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    let Some(stored) = super::tracking_lookup(token) else {
         return Err(not_found());
-    }
+    };
     let row = sqlx::query("SELECT id FROM orders WHERE tenant_id = $1 AND tracking_hash = $2")
         .bind(tenant_id)
-        .bind(super::token_hash(token))
+        .bind(stored)
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(not_found)?;

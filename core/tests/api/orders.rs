@@ -245,7 +245,12 @@ async fn a_key_has_one_effect_and_replays_its_first_answer() {
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert!(!replayed);
     assert_eq!(first["state"], "deposit");
-    assert_eq!(first["tracking_token"].as_str().unwrap().len(), 26);
+    let token = first["tracking_token"].as_str().unwrap();
+    assert_eq!(token.len(), forecourt::orders::TRACKING_TOKEN_LEN);
+    assert!(
+        token.starts_with(&first["id"].as_str().unwrap().replace('-', "")),
+        "the token names its order: {token}"
+    );
     let (status, again, replayed) = place(&server, "aurora", "key-1", &body).await;
     assert_eq!(status, StatusCode::CREATED);
     assert!(replayed, "a retry is marked as a replay");
@@ -549,6 +554,54 @@ async fn staff_see_orders_of_their_reach_with_buyer_data_masked_unless_allowed()
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nor does the order's id with another secret.
+    let forged = format!("{}{}", &token[..32], "0123456789abcdefghjkmnpqrs");
+    assert_ne!(forged, token);
+    let (status, _) = server
+        .call(
+            Method::GET,
+            &format!("/t/aurora/api/v1/public/orders/{forged}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A link issued before tokens named their order (the secret alone, stored as its hash)
+    // still finds it.
+    let old = "0123456789abcdefghjkmnpqrs";
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    sqlx::query("UPDATE orders SET tracking_hash = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(forecourt::orders::token_hash(old))
+        .bind(&tenant_id)
+        .bind(placed["id"].as_str().unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (status, tracked) = server
+        .call(
+            Method::GET,
+            &format!("/t/aurora/api/v1/public/orders/{old}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tracked}");
+    assert_eq!(tracked["number"], placed["number"]);
+    let (status, _) = server
+        .call(
+            Method::GET,
+            &format!("/t/aurora/api/v1/public/orders/{token}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the old link replaced the new one"
+    );
+    let token = old;
 
     // The buyer cancels before paying: the vehicle goes back to stock.
     let (status, cancelled) = server
