@@ -527,14 +527,7 @@ async fn staff_see_orders_of_their_reach_with_buyer_data_masked_unless_allowed()
 
     // The guest follows the order through the tracking link, with their data masked.
     let token = placed["tracking_token"].as_str().unwrap();
-    let (status, tracked) = server
-        .call(
-            Method::GET,
-            &format!("/t/aurora/api/v1/public/orders/{token}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, tracked) = track(&server, token).await;
     assert_eq!(status, StatusCode::OK, "{tracked}");
     assert_eq!(tracked["number"], placed["number"]);
     assert_eq!(tracked["amount_due"], placed["deposit"]);
@@ -545,30 +538,16 @@ async fn staff_see_orders_of_their_reach_with_buyer_data_masked_unless_allowed()
         .any(|a| a == "cancel"));
     assert_eq!(tracked["buyer"]["mobile"], "139****5678");
     // A guessed token finds nothing.
-    let (status, _) = server
-        .call(
-            Method::GET,
-            "/t/aurora/api/v1/public/orders/0123456789abcdefghjkmnpqrs",
-            None,
-            None,
-        )
-        .await;
+    let (status, _) = track(&server, "0123456789abcdefghjkmnpqrs").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Nor does the order's id with another secret.
     let forged = format!("{}{}", &token[..32], "0123456789abcdefghjkmnpqrs");
     assert_ne!(forged, token);
-    let (status, _) = server
-        .call(
-            Method::GET,
-            &format!("/t/aurora/api/v1/public/orders/{forged}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, _) = track(&server, &forged).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // A link issued before tokens named their order (the secret alone, stored as its hash)
     // still finds it.
-    let old = "0123456789abcdefghjkmnpqrs";
+    let old = "abcdefghjkmnpqrs0123456789";
     let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
     sqlx::query("UPDATE orders SET tracking_hash = $1 WHERE tenant_id = $2 AND id = $3")
         .bind(forecourt::orders::token_hash(old))
@@ -578,24 +557,10 @@ async fn staff_see_orders_of_their_reach_with_buyer_data_masked_unless_allowed()
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let (status, tracked) = server
-        .call(
-            Method::GET,
-            &format!("/t/aurora/api/v1/public/orders/{old}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, tracked) = track(&server, old).await;
     assert_eq!(status, StatusCode::OK, "{tracked}");
     assert_eq!(tracked["number"], placed["number"]);
-    let (status, _) = server
-        .call(
-            Method::GET,
-            &format!("/t/aurora/api/v1/public/orders/{token}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, _) = track(&server, token).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -726,17 +691,22 @@ pub async fn complete_on_provider(server: &Server, redirect_url: &str) -> Value 
     resp.json().await.unwrap()
 }
 
+/// The tracking view of the aurora order behind `token`, as a guest opens it.
+pub async fn track(server: &Server, token: &str) -> (StatusCode, Value) {
+    server
+        .call(
+            Method::GET,
+            &format!("/t/aurora/api/v1/public/orders/{token}"),
+            None,
+            None,
+        )
+        .await
+}
+
 /// Polls the tracking view until `check` holds (callbacks arrive in the background).
 pub async fn tracked_until(server: &Server, token: &str, check: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..100 {
-        let (status, tracked) = server
-            .call(
-                Method::GET,
-                &format!("/t/aurora/api/v1/public/orders/{token}"),
-                None,
-                None,
-            )
-            .await;
+        let (status, tracked) = track(server, token).await;
         assert_eq!(status, StatusCode::OK, "{tracked}");
         if check(&tracked) {
             return tracked;
