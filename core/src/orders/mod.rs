@@ -359,8 +359,8 @@ pub async fn prepare(
     let deposit = settings.deposit.min(price);
     let now = crate::store::now_ms();
     let vault = &state.pii;
-    let id = uuid::Uuid::now_v7().to_string();
-    let (tracking_token, tracking_hash) = tracking_token(&id);
+    let id = uuid::Uuid::now_v7();
+    let (tracking_token, tracking_hash) = tracking_token(id);
     let locale = req
         .locale
         .clone()
@@ -371,7 +371,7 @@ pub async fn prepare(
         scope: scope_of(buyer_id.as_deref()),
         key,
         fingerprint,
-        id,
+        id: id.to_string(),
         number: crate::catalog::share_code().to_ascii_uppercase(),
         tracking_token,
         tracking_hash,
@@ -411,7 +411,7 @@ pub const TRACKING_SECRET_LEN: usize = 26;
 /// Characters of a tracking token: the order id (32 hex digits) followed by the secret.
 pub const TRACKING_TOKEN_LEN: usize = 32 + TRACKING_SECRET_LEN;
 
-/// A fresh tracking token for order `order_id` (a UUID) and what is stored of it.
+/// A fresh tracking token for order `order_id` and what is stored of it.
 ///
 /// The token is the order id (32 hex digits, no hyphens) followed by a 130-bit secret; the
 /// order keeps `<order id>:<SHA-256 hex of the secret>`. The stored values of new orders thus
@@ -419,13 +419,10 @@ pub const TRACKING_TOKEN_LEN: usize = 32 + TRACKING_SECRET_LEN;
 /// random page per order (it was the largest single share of what the order writer wrote to
 /// SQLite's log). Tokens issued before, 26 characters of secret alone stored as its bare hash,
 /// still resolve (see [`tracking_lookup`]).
-pub fn tracking_token(order_id: &str) -> (String, String) {
-    let id = uuid::Uuid::parse_str(order_id)
-        .map(|u| u.simple().to_string())
-        .unwrap_or_default();
+pub fn tracking_token(order_id: uuid::Uuid) -> (String, String) {
     let secret = crate::catalog::random_code(TRACKING_SECRET_LEN);
-    let stored = format!("{order_id}:{}", token_hash(&secret));
-    (format!("{id}{secret}"), stored)
+    let stored = format!("{}:{}", order_id.hyphenated(), token_hash(&secret));
+    (format!("{}{secret}", order_id.simple()), stored)
 }
 
 /// What a tracking token presented by a client is stored as, or `None` when it cannot be a
@@ -946,9 +943,10 @@ mod tests {
 
     #[test]
     fn tracking_tokens_are_long_distinct_and_stored_hashed() {
-        let id = uuid::Uuid::now_v7().to_string();
-        let (a, ha) = tracking_token(&id);
-        let (b, hb) = tracking_token(&id);
+        let uuid = uuid::Uuid::now_v7();
+        let id = uuid.to_string();
+        let (a, ha) = tracking_token(uuid);
+        let (b, hb) = tracking_token(uuid);
         assert_eq!(a.len(), TRACKING_TOKEN_LEN);
         assert_ne!(a, b);
         assert_ne!(ha, hb);
