@@ -1095,7 +1095,8 @@ pub fn channels(state: &AppState) -> crate::outbox::Channels {
 }
 
 /// Starts a node's background tasks: the watcher that swaps snapshots published by other
-/// nodes, the workflow timer scheduler, the outbox relay and the refund worker.
+/// nodes, the workflow timer scheduler, the outbox relay and the refund worker. The three that
+/// write run where [`crate::store::Db::spawn_writer`] puts them (SQLite: the writers' thread).
 pub fn spawn_background(state: &AppState) -> Background {
     let for_watch = state.clone();
     let invalidate = std::sync::Arc::new(
@@ -1110,17 +1111,17 @@ pub fn spawn_background(state: &AppState) -> Background {
         state.settings.publish_poll,
     ));
     let node = uuid::Uuid::now_v7().to_string();
-    let scheduler = tokio::spawn(crate::workflows::scheduler::run(
+    let scheduler = state.db.spawn_writer(crate::workflows::scheduler::run(
         state.clone(),
         node,
         state.settings.timer_poll,
     ));
-    let relay = tokio::spawn(crate::outbox::run_relay(
+    let relay = state.db.spawn_writer(crate::outbox::run_relay(
         state.db.clone(),
         std::sync::Arc::new(channels(state)),
         state.settings.outbox_poll,
     ));
-    let refunds = tokio::spawn(crate::payments::run_refunds(
+    let refunds = state.db.spawn_writer(crate::payments::run_refunds(
         std::sync::Arc::downgrade(&state.0),
         state.settings.outbox_poll,
     ));

@@ -11,7 +11,8 @@
 //! **Invariants**
 //! - An order is acknowledged only after the transaction holding it committed; when a commit
 //!   fails, every order of the batch is answered 503 and none of them exists.
-//! - SQLite has one writer (it has one write lock anyway); PostgreSQL has [`PG_WRITERS`], whose
+//! - SQLite has one writer (it has one write lock anyway), on the thread of SQLite's background
+//!   writers ([`crate::store::Db::spawn_writer`]); PostgreSQL has [`PG_WRITERS`], whose
 //!   concurrent reservations are kept apart by the conditional updates in
 //!   [`crate::inventory::stock`].
 //! - All orders with the same idempotency key go to the same writer, so a duplicate in the same
@@ -76,7 +77,10 @@ impl OrderDesk {
             (0..self.writers)
                 .map(|_| {
                     let (tx, rx) = mpsc::channel(QUEUE);
-                    tokio::spawn(writer(std::sync::Arc::downgrade(&state.0), rx));
+                    // On SQLite, on the writers' thread (see `Db::spawn_writer`).
+                    state
+                        .db
+                        .spawn_writer(writer(std::sync::Arc::downgrade(&state.0), rx));
                     tx
                 })
                 .collect()

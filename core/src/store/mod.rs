@@ -333,6 +333,54 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Spawns a task that writes through the write gate: on SQLite on the writers' thread
+    /// ([`writers_runtime`]), on PostgreSQL on the caller's runtime. Dropping the handle does
+    /// not stop the task; abort it.
+    pub fn spawn_writer<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match (self.backend, writers_runtime()) {
+            (Backend::Sqlite, Some(runtime)) => runtime.spawn(task),
+            _ => tokio::spawn(task),
+        }
+    }
+}
+
+/// SQLite: the runtime of the tasks that take the write gate in the background — the order
+/// writer, the outbox relay, the timer scheduler, the refund worker — one thread of its own with
+/// a single-threaded runtime, started on first use and kept for the life of the process.
+///
+/// SQLite has one write lock, so these tasks are the order path's serial part, and each of their
+/// transactions is a dozen statements, every one a hand-off to the connection's thread and back.
+/// On the shared runtime each hand-off back queued the task behind the request tasks of the
+/// HTTP side (hundreds under load) while it held the write lock: the order writer spent about
+/// two thirds of a batch waiting for a turn on a core rather than working. Here they are woken
+/// at once. `None` if the thread could not start (the caller's runtime is used then).
+fn writers_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Handle>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let started = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|runtime| {
+                    let handle = runtime.handle().clone();
+                    std::thread::Builder::new()
+                        .name("db-writers".into())
+                        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                        .map(|_| handle)
+                });
+            started
+                .map_err(|e| tracing::error!(error = %e, "the writers' thread could not start"))
+                .ok()
+        })
+        .as_ref()
+}
+
 /// SQLite: how a durable write transaction starts. `synchronous` is set every time, so a
 /// relaxed transaction before it on the same connection can never leave it relaxed.
 const DURABLE_BEGIN: &str = "PRAGMA synchronous = FULL; BEGIN IMMEDIATE";

@@ -234,6 +234,48 @@ async fn a_thousand_buyers_for_ten_units_buy_exactly_ten() {
     );
 }
 
+/// SQLite's background writers (the order writer, the relay, the scheduler, the refund worker)
+/// run on one thread of their own, so the HTTP side's request tasks never stand between the
+/// statements of a transaction holding the write lock; on PostgreSQL they run on the server's
+/// runtime. An order placed through the writer is answered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_run_on_their_own_thread() {
+    let server = Server::demo().await;
+    let db = &server.state.db;
+    let here = std::thread::current().id();
+    let (name, id) = db
+        .spawn_writer(async {
+            let t = std::thread::current();
+            (t.name().map(str::to_string), t.id())
+        })
+        .await
+        .expect("the task ran");
+    match db.backend {
+        forecourt::store::Backend::Sqlite => {
+            assert_eq!(name.as_deref(), Some("db-writers"));
+            assert_ne!(id, here);
+            // The same thread every time.
+            let again = db
+                .spawn_writer(async { std::thread::current().id() })
+                .await
+                .expect("the task ran");
+            assert_eq!(again, id);
+        }
+        forecourt::store::Backend::Postgres => {
+            assert_ne!(name.as_deref(), Some("db-writers"))
+        }
+    }
+    let (_, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    let vins = stock(
+        &server, "aurora", "sh01", "s7", "s7-pro", &options, 9_001, 1,
+    )
+    .await;
+    let body = json!({ "vin": vins[0], "store": "sh01", "buyer": buyer(1) });
+    let (status, placed, _) = place(&server, "aurora", "writer-thread", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    assert_eq!(placed["vin"], vins[0].as_str());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_has_one_effect_and_replays_its_first_answer() {
     let server = Server::demo().await;
