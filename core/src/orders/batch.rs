@@ -5,12 +5,11 @@
 //! 2. Vehicles: VIN orders name theirs; orders from a saved build take candidates of their
 //!    build from the pick steps of [`stock::pick_condition`] (in stock at the selling store,
 //!    then the network, in transit, in production, lapsed reservations), assigned in batch
-//!    order in memory; then one `UPDATE … WHERE vin IN (…)` (a statement per 64 vehicles)
-//!    reserves them all, re-checking that each is still free.
-//! 3. The lifecycle starts are computed by the pure workflow engine — those of VIN orders
-//!    while the reservation statement runs, as drafts used only if the vehicle was won at the
-//!    store the draft assumed; instances, history, timers, outbox messages, orders and keys
-//!    are written with one multi-row `INSERT` per table.
+//!    order in memory; then one `UPDATE … FROM (VALUES …)` reserves them all, re-checking
+//!    that each is still free.
+//! 3. The lifecycle starts are computed by the pure workflow engine; instances, history,
+//!    timers, outbox messages, orders and keys are written with one multi-row `INSERT` per
+//!    table.
 //!
 //! **Invariants**
 //! - The result is what the per-order path would give for each order, or the order is left
@@ -181,36 +180,10 @@ pub async fn place_group(
         })
         .collect();
     let picked_at = clock.elapsed();
-    // 3. While the connection's thread reserves the vehicles, this one drafts the start, row
-    //    and answer of every VIN order whose vehicle's store is known, as if it won: a draft is
-    //    used only if the vehicle was reserved for it at that store, and dropped otherwise.
-    //    (`biased`: the reservation is polled first, so its statement is under way before the
-    //    drafting, which never waits, takes this thread.)
-    let drafting = async {
-        orders
-            .iter()
-            .zip(&picks)
-            .zip(&single)
-            .map(
-                |((order, pick), single)| match (pick, &order.vehicle_store) {
-                    (Some(vin), Some(store)) if !*single && order.vin.is_some() => {
-                        draft(state, &wf, settings, version, order, Some(vin), Some(store))
-                            .map(Some)
-                    }
-                    _ => Ok(None),
-                },
-            )
-            .collect::<Result<Vec<Option<Draft>>, Fallback>>()
-    };
-    let (won, drafts) = tokio::join!(
-        biased;
-        stock::reserve_many(tx, tenant_id, &holds, now),
-        drafting
-    );
-    let (won, mut drafts) = (won?, drafts?);
+    let won = stock::reserve_many(tx, tenant_id, &holds, now).await?;
     let reserved_at = clock.elapsed();
 
-    // 4. Starts, orders and keys.
+    // 3. Starts, orders and keys.
     let mut starts = Starts::default();
     let mut order_rows = Rows::new(ORDER_INSERT, ORDER_WIDTH, "");
     let mut key_rows = Rows::new(idempotency::INSERT, idempotency::WIDTH, "");
@@ -231,13 +204,22 @@ pub async fn place_group(
         } else {
             let vin = reserved.map(|r| r.vin.as_str());
             let fulfilling = reserved.map(|r| r.store.as_str());
-            let drafted = match drafts[i].take() {
-                Some(d) if d.vin.as_deref() == vin && d.fulfilling.as_deref() == fulfilling => d,
-                _ => draft(state, &wf, settings, version, order, vin, fulfilling)?,
-            };
-            starts.append(drafted.starts);
-            order_rows.push(drafted.row);
-            Ok(drafted.placed)
+            let actor = buyer_acting(order);
+            let spec = start_spec(order, settings, vin, fulfilling, Some(version));
+            let (instance, outcome) =
+                workflows::begin(&wf, version, spec, &actor, order.now).map_err(plan)?;
+            starts
+                .push(tenant_id, &instance, &outcome, &actor, order.now)
+                .map_err(plan)?;
+            order_rows
+                .push(order_row(order, vin, fulfilling, &instance.instance.state).map_err(plan)?);
+            Ok(placed_order(
+                state,
+                order,
+                vin,
+                fulfilling,
+                &instance.instance.state,
+            ))
         };
         if let Some(key) = &order.key {
             let kept = match &answer {
@@ -272,49 +254,6 @@ pub async fn place_group(
         "order group timing"
     );
     Ok(answers)
-}
-
-/// An order's lifecycle start, row and answer, for the vehicle `vin` at `fulfilling`.
-struct Draft {
-    vin: Option<String>,
-    fulfilling: Option<String>,
-    starts: Starts,
-    row: Vec<crate::store::rows::Val>,
-    placed: super::PlacedOrder,
-}
-
-/// Starts `order`'s lifecycle (in memory: the pure engine) and computes its row and answer.
-fn draft(
-    state: &AppState,
-    wf: &forecourt_workflow_engine::Workflow,
-    settings: &forecourt_tenant_config::model::OrderSettings,
-    version: i64,
-    order: &NewOrder,
-    vin: Option<&str>,
-    fulfilling: Option<&str>,
-) -> Result<Draft, Fallback> {
-    let actor = buyer_acting(order);
-    let spec = start_spec(order, settings, vin, fulfilling, Some(version));
-    let (instance, outcome) =
-        workflows::begin(wf, version, spec, &actor, order.now).map_err(plan)?;
-    let mut starts = Starts::default();
-    starts
-        .push(
-            &order.snapshot.tenant.id,
-            &instance,
-            &outcome,
-            &actor,
-            order.now,
-        )
-        .map_err(plan)?;
-    let lifecycle_state = &instance.instance.state;
-    Ok(Draft {
-        vin: vin.map(str::to_string),
-        fulfilling: fulfilling.map(str::to_string),
-        starts,
-        row: order_row(order, vin, fulfilling, lifecycle_state).map_err(plan)?,
-        placed: placed_order(state, order, vin, fulfilling, lifecycle_state),
-    })
 }
 
 /// Gives the orders in `waiting` (in order) the VINs of `found` not taken yet.

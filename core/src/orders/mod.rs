@@ -115,9 +115,6 @@ pub struct NewOrder {
     pub channel: &'static str,
     pub configuration: Option<String>,
     pub vin: Option<String>,
-    /// The named vehicle's store when the order was checked (SQLite; unknown on PostgreSQL):
-    /// lets the writer draft the order's start while its reservation runs ([`batch`]).
-    pub vehicle_store: Option<String>,
     pub model: String,
     pub trim: String,
     pub options: Vec<String>,
@@ -274,65 +271,58 @@ pub async fn prepare(
     let store = store.ok_or_else(|| ApiError::internal("store checked above"))?;
 
     // The build: from the saved configuration or from the vehicle.
-    #[allow(clippy::type_complexity)]
-    let (model, trim, selections, vin, vehicle_store): (
-        String,
-        String,
-        Vec<String>,
-        Option<String>,
-        Option<String>,
-    ) = if let Some(code) = &req.configuration {
-        let saved = crate::catalog::routes::load_configuration(state, &snapshot, code.clone())
-            .await
-            .map_err(|e| match e {
-                ApiError::NotFound(_) => invalid(
-                    "unknown_configuration",
-                    "/configuration",
-                    format!("there is no saved configuration `{code}` on this storefront"),
-                ),
-                other => other,
-            })?;
-        (saved.model, saved.trim, saved.selections, None, None)
-    } else {
-        let raw = req.vin.as_deref().unwrap_or_default();
-        let vin = crate::inventory::vin::Vin::parse(raw)
-            .map_err(|e| invalid("invalid_vin", "/vin", e.to_string()))?
-            .into_string();
-        // One round trip on either backend: SQLite reads in autocommit (no tenant setting
-        // to make); on PostgreSQL `forecourt_vehicle_build` sets the tenant for its own
-        // statement and reads under row-level security.
-        let sql = match state.db.backend {
-            Backend::Sqlite => {
-                "SELECT model_code, trim_code, options, store_code FROM vehicles \
+    let (model, trim, selections, vin): (String, String, Vec<String>, Option<String>) =
+        if let Some(code) = &req.configuration {
+            let saved = crate::catalog::routes::load_configuration(state, &snapshot, code.clone())
+                .await
+                .map_err(|e| match e {
+                    ApiError::NotFound(_) => invalid(
+                        "unknown_configuration",
+                        "/configuration",
+                        format!("there is no saved configuration `{code}` on this storefront"),
+                    ),
+                    other => other,
+                })?;
+            (saved.model, saved.trim, saved.selections, None)
+        } else {
+            let raw = req.vin.as_deref().unwrap_or_default();
+            let vin = crate::inventory::vin::Vin::parse(raw)
+                .map_err(|e| invalid("invalid_vin", "/vin", e.to_string()))?
+                .into_string();
+            // One round trip on either backend: SQLite reads in autocommit (no tenant setting
+            // to make); on PostgreSQL `forecourt_vehicle_build` sets the tenant for its own
+            // statement and reads under row-level security.
+            let sql = match state.db.backend {
+                Backend::Sqlite => {
+                    "SELECT model_code, trim_code, options FROM vehicles \
                      WHERE tenant_id = $1 AND vin = $2"
-            }
-            Backend::Postgres => {
-                "SELECT model_code, trim_code, options, NULL AS store_code \
-                     FROM forecourt_vehicle_build($1, $2)"
-            }
+                }
+                Backend::Postgres => {
+                    "SELECT model_code, trim_code, options FROM forecourt_vehicle_build($1, $2)"
+                }
+            };
+            let row = sqlx::query(sql)
+                .bind(&tenant_id)
+                .bind(&vin)
+                .fetch_optional(&state.db.pool)
+                .await?
+                .ok_or_else(|| {
+                    invalid(
+                        "unknown_vehicle",
+                        "/vin",
+                        format!("there is no vehicle {vin} in this network's stock"),
+                    )
+                })?;
+            let options: String = row.try_get("options")?;
+            let options: Vec<String> =
+                serde_json::from_str(&options).map_err(ApiError::internal)?;
+            (
+                row.try_get("model_code")?,
+                row.try_get("trim_code")?,
+                options,
+                Some(vin),
+            )
         };
-        let row = sqlx::query(sql)
-            .bind(&tenant_id)
-            .bind(&vin)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or_else(|| {
-                invalid(
-                    "unknown_vehicle",
-                    "/vin",
-                    format!("there is no vehicle {vin} in this network's stock"),
-                )
-            })?;
-        let options: String = row.try_get("options")?;
-        let options: Vec<String> = serde_json::from_str(&options).map_err(ApiError::internal)?;
-        (
-            row.try_get("model_code")?,
-            row.try_get("trim_code")?,
-            options,
-            Some(vin),
-            row.try_get("store_code")?,
-        )
-    };
     let request = ConfigureRequest {
         trim: trim.clone(),
         selections,
@@ -390,7 +380,6 @@ pub async fn prepare(
         channel: store.kind.as_str(),
         configuration: req.configuration.clone(),
         vin,
-        vehicle_store,
         model,
         trim,
         options,

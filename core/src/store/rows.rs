@@ -230,12 +230,6 @@ impl Rows {
         self.rows.len()
     }
 
-    /// Moves the rows of `other` (rows for the same statement) to the end of these.
-    pub fn append(&mut self, other: Rows) {
-        debug_assert_eq!(self.head, other.head);
-        self.rows.extend(other.rows);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

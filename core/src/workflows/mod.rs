@@ -940,14 +940,6 @@ impl Starts {
         Ok(())
     }
 
-    /// Moves the starts of `other` after these.
-    pub fn append(&mut self, other: Starts) {
-        self.instances.append(other.instances);
-        self.history.append(other.history);
-        self.timers.append(other.timers);
-        self.outbox.append(other.outbox);
-    }
-
     /// Writes every start added.
     pub async fn write(self, tx: &mut TenantTx) -> Result<(), sqlx::Error> {
         self.instances.write(tx).await?;
