@@ -356,9 +356,10 @@ impl Db {
 /// SQLite has one write lock, so these tasks are the order path's serial part, and each of their
 /// transactions is a dozen statements, every one a hand-off to the connection's thread and back.
 /// On the shared runtime each hand-off back queued the task behind the request tasks of the
-/// HTTP side (hundreds under load) while it held the write lock: the order writer spent about
-/// two thirds of a batch waiting for a turn on a core rather than working. Here they are woken
-/// at once. `None` if the thread could not start (the caller's runtime is used then).
+/// HTTP side (hundreds under load) while it held the write lock: the order writer's chain was
+/// on a core for about a third of its time, with the machine a quarter idle, and every other
+/// writer waited behind it for the lock. Here they are woken at once. `None` if the thread
+/// could not start (the caller's runtime is used then).
 fn writers_runtime() -> Option<&'static tokio::runtime::Handle> {
     static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Handle>> =
         std::sync::OnceLock::new();
