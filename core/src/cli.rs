@@ -1095,8 +1095,9 @@ pub fn channels(state: &AppState) -> crate::outbox::Channels {
 }
 
 /// Starts a node's background tasks: the watcher that swaps snapshots published by other
-/// nodes, the workflow timer scheduler, the outbox relay and the refund worker. The three that
-/// write run where [`crate::store::Db::spawn_writer`] puts them (SQLite: the writers' thread).
+/// nodes, the workflow timer scheduler, the outbox relay and the refund worker. The scheduler
+/// and the refund worker run where [`crate::store::Db::spawn_writer`] puts them (SQLite: the
+/// writers' thread); the relay runs here and hands only its writes there.
 pub fn spawn_background(state: &AppState) -> Background {
     let for_watch = state.clone();
     let invalidate = std::sync::Arc::new(
@@ -1116,7 +1117,9 @@ pub fn spawn_background(state: &AppState) -> Background {
         node,
         state.settings.timer_poll,
     ));
-    let relay = state.db.spawn_writer(crate::outbox::run_relay(
+    // The relay reads and delivers here; its two small writes per pass go to the writers'
+    // thread (`Db::on_writers`).
+    let relay = tokio::spawn(crate::outbox::run_relay(
         state.db.clone(),
         std::sync::Arc::new(channels(state)),
         state.settings.outbox_poll,

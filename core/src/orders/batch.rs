@@ -5,8 +5,8 @@
 //! 2. Vehicles: VIN orders name theirs; orders from a saved build take candidates of their
 //!    build from the pick steps of [`stock::pick_condition`] (in stock at the selling store,
 //!    then the network, in transit, in production, lapsed reservations), assigned in batch
-//!    order in memory; then one `UPDATE … FROM (VALUES …)` reserves them all, re-checking
-//!    that each is still free.
+//!    order in memory; then [`stock::reserve_many`] reserves them all (one statement on
+//!    SQLite, one per chunk on PostgreSQL), re-checking that each is still free.
 //! 3. The lifecycle starts are computed by the pure workflow engine; instances, history,
 //!    timers, outbox messages, orders and keys are written with one multi-row `INSERT` per
 //!    table.
@@ -180,7 +180,7 @@ pub async fn place_group(
         })
         .collect();
     let picked_at = clock.elapsed();
-    let won = stock::reserve_many(tx, tenant_id, &holds, now).await?;
+    let won = stock::reserve_many(tx, state.db.backend, tenant_id, &holds, now).await?;
     let reserved_at = clock.elapsed();
 
     // 3. Starts, orders and keys.

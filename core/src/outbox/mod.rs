@@ -340,23 +340,28 @@ impl Default for Relay {
 }
 
 impl Relay {
-    /// Takes or renews the relay lease (one small relaxed write). `false`: another node holds
-    /// it.
+    /// Takes or renews the relay lease (one small relaxed write, on the writers' thread).
+    /// `false`: another node holds it.
     async fn lease(&self, db: &Db, now: i64) -> Result<bool, sqlx::Error> {
-        let mut tx = db.relaxed_tx().await?;
-        let taken = sqlx::query(
-            "UPDATE node_leases SET holder = $1, expires_at = $2 \
-             WHERE name = $3 AND (holder = $1 OR expires_at < $4)",
-        )
-        .bind(&self.holder)
-        .bind(now + LEASE_MS)
-        .bind(RELAY_LEASE)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(taken == 1)
+        let (db, holder) = (db.clone(), self.holder.clone());
+        db.clone()
+            .on_writers(async move {
+                let mut tx = db.relaxed_tx().await?;
+                let taken = sqlx::query(
+                    "UPDATE node_leases SET holder = $1, expires_at = $2 \
+                     WHERE name = $3 AND (holder = $1 OR expires_at < $4)",
+                )
+                .bind(&holder)
+                .bind(now + LEASE_MS)
+                .bind(RELAY_LEASE)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(taken == 1)
+            })
+            .await
     }
 
     /// One relay pass: delivers up to `batch` due messages. Returns how many were delivered.
@@ -426,55 +431,13 @@ impl Relay {
         }
 
         let handed = std::time::Instant::now();
-        let mut delivered = 0;
-        let mut tx = db.relaxed_tx().await?;
-        let locked = std::time::Instant::now();
-        for (tenant_id, _) in &by_tenant {
-            db.set_tenant(&mut tx, tenant_id).await?;
-            let ok: Vec<&str> = pending
-                .iter()
-                .zip(&outcomes)
-                .filter(|((t, _), result)| t == tenant_id && result.is_ok())
-                .map(|((_, m), _)| m.id.as_str())
-                .collect();
-            for chunk in ok.chunks(500) {
-                let mut sql = Sql::for_tx(&tx);
-                sql.push(
-                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ",
-                )
-                .bind(now_ms())
-                .push(", last_error = NULL WHERE tenant_id = ")
-                .bind(tenant_id.as_str())
-                .push(" AND status = 'pending' AND id IN (")
-                .list(chunk.iter().map(|id| Val::from(*id)))
-                .push(")");
-                delivered += sql.execute(&mut tx).await? as usize;
-            }
-            for ((owner, message), result) in pending.iter().zip(&outcomes) {
-                let Err(reason) = result else { continue };
-                if owner != tenant_id {
-                    continue;
-                }
-                let attempt = message.attempts + 1;
-                let dead = attempt >= MAX_ATTEMPTS;
-                tracing::warn!(tenant = %tenant_id, id = %message.id, attempts = attempt, dead, reason = %reason, "outbox delivery failed");
-                sqlx::query(
-                    "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, \
-                     last_error = $4 WHERE tenant_id = $5 AND id = $6 AND status = 'pending'",
-                )
-                .bind(if dead { "dead" } else { "pending" })
-                .bind(attempt)
-                .bind(now_ms() + backoff_ms(message.attempts))
-                .bind(reason)
-                .bind(tenant_id)
-                .bind(&message.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
+        let messages = pending.len();
+        let for_writers = db.clone();
+        let (delivered, locked) = db
+            .on_writers(async move { settle(&for_writers, &by_tenant, &pending, &outcomes).await })
+            .await?;
         tracing::debug!(
-            messages = pending.len(),
+            messages,
             delivered,
             deliver_us = (handed - read).as_micros() as u64,
             lock_wait_us = (locked - handed).as_micros() as u64,
@@ -483,6 +446,65 @@ impl Relay {
         );
         Ok(delivered)
     }
+}
+
+/// Writes the outcomes of a relay pass in one relaxed write transaction: delivered messages
+/// are marked so, failed ones get their next attempt or are dead-lettered. Returns how many
+/// were marked delivered and when the write lock was taken.
+async fn settle(
+    db: &Db,
+    by_tenant: &[(String, Vec<String>)],
+    pending: &[(String, OutboxEntry)],
+    outcomes: &[Result<(), String>],
+) -> Result<(usize, std::time::Instant), sqlx::Error> {
+    let mut delivered = 0;
+    let mut tx = db.relaxed_tx().await?;
+    let locked = std::time::Instant::now();
+    for (tenant_id, _) in by_tenant {
+        db.set_tenant(&mut tx, tenant_id).await?;
+        let ok: Vec<&str> = pending
+            .iter()
+            .zip(outcomes)
+            .filter(|((t, _), result)| t == tenant_id && result.is_ok())
+            .map(|((_, m), _)| m.id.as_str())
+            .collect();
+        for chunk in ok.chunks(500) {
+            let mut sql = Sql::for_tx(&tx);
+            sql.push(
+                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ",
+            )
+            .bind(now_ms())
+            .push(", last_error = NULL WHERE tenant_id = ")
+            .bind(tenant_id.as_str())
+            .push(" AND status = 'pending' AND id IN (")
+            .list(chunk.iter().map(|id| Val::from(*id)))
+            .push(")");
+            delivered += sql.execute(&mut tx).await? as usize;
+        }
+        for ((owner, message), result) in pending.iter().zip(outcomes) {
+            let Err(reason) = result else { continue };
+            if owner != tenant_id {
+                continue;
+            }
+            let attempt = message.attempts + 1;
+            let dead = attempt >= MAX_ATTEMPTS;
+            tracing::warn!(tenant = %tenant_id, id = %message.id, attempts = attempt, dead, reason = %reason, "outbox delivery failed");
+            sqlx::query(
+                "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, \
+                 last_error = $4 WHERE tenant_id = $5 AND id = $6 AND status = 'pending'",
+            )
+            .bind(if dead { "dead" } else { "pending" })
+            .bind(attempt)
+            .bind(now_ms() + backoff_ms(message.attempts))
+            .bind(reason)
+            .bind(tenant_id)
+            .bind(&message.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok((delivered, locked))
 }
 
 /// Most messages one relay pass delivers (one write transaction per pass). Under a launch-day

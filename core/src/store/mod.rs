@@ -331,9 +331,7 @@ impl Db {
             .await
             .map(|_| ())
     }
-}
 
-impl Db {
     /// Spawns a task that writes through the write gate: on SQLite on the writers' thread
     /// ([`writers_runtime`]), on PostgreSQL on the caller's runtime. Dropping the handle does
     /// not stop the task; abort it.
@@ -345,6 +343,27 @@ impl Db {
         match (self.backend, writers_runtime()) {
             (Backend::Sqlite, Some(runtime)) => runtime.spawn(task),
             _ => tokio::spawn(task),
+        }
+    }
+
+    /// Runs `work` — a short write transaction — where [`Db::spawn_writer`] puts writers and
+    /// waits for its result: on SQLite on the writers' thread, so the transaction is not queued
+    /// behind request tasks while it holds the write lock; on PostgreSQL right here. A task
+    /// that only reads or waits on something else does its own part on its own runtime and
+    /// hands only its writes over.
+    pub async fn on_writers<F>(&self, work: F) -> F::Output
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match (self.backend, writers_runtime()) {
+            (Backend::Sqlite, Some(runtime)) => match runtime.spawn(work).await {
+                Ok(out) => out,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // The writers' runtime lives as long as the process and never cancels.
+                Err(e) => panic!("the writers' thread dropped a transaction: {e}"),
+            },
+            _ => work.await,
         }
     }
 }

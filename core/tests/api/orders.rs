@@ -265,6 +265,16 @@ async fn sqlite_writers_run_on_their_own_thread() {
             assert_ne!(name.as_deref(), Some("db-writers"))
         }
     }
+    // A short write handed over with `on_writers` runs there too, and its result comes back.
+    let (name, answer) = db
+        .on_writers(async { (std::thread::current().name().map(str::to_string), 42) })
+        .await;
+    assert_eq!(answer, 42);
+    assert_eq!(
+        name.as_deref() == Some("db-writers"),
+        db.backend == forecourt::store::Backend::Sqlite,
+        "{name:?}"
+    );
     let (_, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
     let vins = stock(
         &server, "aurora", "sh01", "s7", "s7-pro", &options, 9_001, 1,
@@ -274,6 +284,89 @@ async fn sqlite_writers_run_on_their_own_thread() {
     let (status, placed, _) = place(&server, "aurora", "writer-thread", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     assert_eq!(placed["vin"], vins[0].as_str());
+}
+
+/// The batch's reservation of many vehicles at once: each vehicle goes to the order that asked
+/// for it only while it is free or its reservation lapsed; the answer names exactly the
+/// vehicles won, with their store and build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_vehicles_are_reserved_at_once_only_where_free() {
+    use forecourt::inventory::stock::{reserve_many, Hold};
+    let server = Server::demo().await;
+    let db = &server.state.db;
+    let tenant_id = server.tenant_id("aurora").await;
+    let (_, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
+    let vins = stock(
+        &server, "aurora", "sh01", "s7", "s7-pro", &options, 9_101, 3,
+    )
+    .await;
+    fn hold<'a>(vin: &'a str, order_id: &'a str, until: i64) -> Hold<'a> {
+        Hold {
+            vin,
+            order_id,
+            until,
+        }
+    }
+    let now = forecourt::store::now_ms();
+    let mut tx = db.write_tx(&tenant_id).await.unwrap();
+    let won = reserve_many(
+        &mut tx,
+        db.backend,
+        &tenant_id,
+        &[
+            hold(&vins[0], "order-a", now + 60_000),
+            hold(&vins[1], "order-b", now + 1),
+        ],
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(won.len(), 2, "{won:?}");
+    assert_eq!(won[&vins[0]].store, "sh01");
+    assert!(won[&vins[0]].build_key.starts_with("s7/s7-pro/"));
+    // Held vehicles go to nobody else; a free one and a lapsed one do; an unknown VIN is not won.
+    let later = now + 10;
+    let won = reserve_many(
+        &mut tx,
+        db.backend,
+        &tenant_id,
+        &[
+            hold(&vins[0], "order-c", later + 60_000),
+            hold(&vins[1], "order-d", later + 60_000),
+            hold(&vins[2], "order-e", later + 60_000),
+            hold("LFV0000000000NONE", "order-f", later + 60_000),
+        ],
+        later,
+    )
+    .await
+    .unwrap();
+    let mut names: Vec<&str> = won.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, vec![vins[1].as_str(), vins[2].as_str()]);
+    let held: Vec<(String, Option<String>)> = {
+        let mut out = Vec::new();
+        for vin in &vins {
+            let row = sqlx::query(
+                "SELECT hold, order_id FROM vehicles WHERE tenant_id = $1 AND vin = $2",
+            )
+            .bind(&tenant_id)
+            .bind(vin)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            out.push((row.get("hold"), row.get("order_id")));
+        }
+        out
+    };
+    assert_eq!(
+        held,
+        vec![
+            ("reserved".to_string(), Some("order-a".to_string())),
+            ("reserved".to_string(), Some("order-d".to_string())),
+            ("reserved".to_string(), Some("order-e".to_string())),
+        ]
+    );
+    tx.rollback().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
