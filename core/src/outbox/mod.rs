@@ -343,25 +343,24 @@ impl Relay {
     /// Takes or renews the relay lease (one small relaxed write, on the writers' thread).
     /// `false`: another node holds it.
     async fn lease(&self, db: &Db, now: i64) -> Result<bool, sqlx::Error> {
-        let (db, holder) = (db.clone(), self.holder.clone());
-        db.clone()
-            .on_writers(async move {
-                let mut tx = db.relaxed_tx().await?;
-                let taken = sqlx::query(
-                    "UPDATE node_leases SET holder = $1, expires_at = $2 \
-                     WHERE name = $3 AND (holder = $1 OR expires_at < $4)",
-                )
-                .bind(&holder)
-                .bind(now + LEASE_MS)
-                .bind(RELAY_LEASE)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                tx.commit().await?;
-                Ok(taken == 1)
-            })
-            .await
+        let (writer, holder) = (db.clone(), self.holder.clone());
+        db.on_writers(async move {
+            let mut tx = writer.relaxed_tx().await?;
+            let taken = sqlx::query(
+                "UPDATE node_leases SET holder = $1, expires_at = $2 \
+                 WHERE name = $3 AND (holder = $1 OR expires_at < $4)",
+            )
+            .bind(&holder)
+            .bind(now + LEASE_MS)
+            .bind(RELAY_LEASE)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(taken == 1)
+        })
+        .await
     }
 
     /// One relay pass: delivers up to `batch` due messages. Returns how many were delivered.
@@ -433,30 +432,37 @@ impl Relay {
         let handed = std::time::Instant::now();
         let messages = pending.len();
         let for_writers = db.clone();
-        let (delivered, locked) = db
+        let settled = db
             .on_writers(async move { settle(&for_writers, &by_tenant, &pending, &outcomes).await })
             .await?;
         tracing::debug!(
             messages,
-            delivered,
+            delivered = settled.delivered,
             deliver_us = (handed - read).as_micros() as u64,
-            lock_wait_us = (locked - handed).as_micros() as u64,
-            settle_us = locked.elapsed().as_micros() as u64,
+            lock_wait_us = settled.lock_wait.as_micros() as u64,
+            settle_us = settled.writing.as_micros() as u64,
             "outbox relay pass"
         );
-        Ok(delivered)
+        Ok(settled.delivered)
     }
 }
 
+/// What [`settle`] wrote, and how long it waited for the write lock and then held it.
+struct Settled {
+    delivered: usize,
+    lock_wait: Duration,
+    writing: Duration,
+}
+
 /// Writes the outcomes of a relay pass in one relaxed write transaction: delivered messages
-/// are marked so, failed ones get their next attempt or are dead-lettered. Returns how many
-/// were marked delivered and when the write lock was taken.
+/// are marked so, failed ones get their next attempt or are dead-lettered.
 async fn settle(
     db: &Db,
     by_tenant: &[(String, Vec<String>)],
     pending: &[(String, OutboxEntry)],
     outcomes: &[Result<(), String>],
-) -> Result<(usize, std::time::Instant), sqlx::Error> {
+) -> Result<Settled, sqlx::Error> {
+    let started = std::time::Instant::now();
     let mut delivered = 0;
     let mut tx = db.relaxed_tx().await?;
     let locked = std::time::Instant::now();
@@ -504,7 +510,11 @@ async fn settle(
         }
     }
     tx.commit().await?;
-    Ok((delivered, locked))
+    Ok(Settled {
+        delivered,
+        lock_wait: locked - started,
+        writing: locked.elapsed(),
+    })
 }
 
 /// Most messages one relay pass delivers (one write transaction per pass). Under a launch-day
