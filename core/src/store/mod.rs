@@ -340,9 +340,9 @@ impl Db {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match (self.backend, writers_runtime()) {
-            (Backend::Sqlite, Some(runtime)) => runtime.spawn(task),
-            _ => tokio::spawn(task),
+        match self.writers() {
+            Some(runtime) => runtime.spawn(task),
+            None => tokio::spawn(task),
         }
     }
 
@@ -356,21 +356,31 @@ impl Db {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match (self.backend, writers_runtime()) {
-            (Backend::Sqlite, Some(runtime)) => match runtime.spawn(work).await {
+        match self.writers() {
+            Some(runtime) => match runtime.spawn(work).await {
                 Ok(out) => out,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 // The writers' runtime lives as long as the process and never cancels.
                 Err(e) => panic!("the writers' thread dropped a transaction: {e}"),
             },
-            _ => work.await,
+            None => work.await,
+        }
+    }
+
+    /// The writers' runtime for this database: SQLite's ([`writers_runtime`]); none on
+    /// PostgreSQL, whose writers stay on the caller's runtime.
+    fn writers(&self) -> Option<&'static tokio::runtime::Handle> {
+        match self.backend {
+            Backend::Sqlite => writers_runtime(),
+            Backend::Postgres => None,
         }
     }
 }
 
 /// SQLite: the runtime of the tasks that take the write gate in the background — the order
-/// writer, the outbox relay, the timer scheduler, the refund worker — one thread of its own with
-/// a single-threaded runtime, started on first use and kept for the life of the process.
+/// writer, the timer scheduler, the refund worker, and the outbox relay's write transactions
+/// ([`Db::on_writers`]) — one thread of its own with a single-threaded runtime, started on first
+/// use and kept for the life of the process.
 ///
 /// SQLite has one write lock, so these tasks are the order path's serial part, and each of their
 /// transactions is a dozen statements, every one a hand-off to the connection's thread and back.

@@ -234,10 +234,10 @@ async fn a_thousand_buyers_for_ten_units_buy_exactly_ten() {
     );
 }
 
-/// SQLite's background writers (the order writer, the relay, the scheduler, the refund worker)
-/// run on one thread of their own, so the HTTP side's request tasks never stand between the
-/// statements of a transaction holding the write lock; on PostgreSQL they run on the server's
-/// runtime. An order placed through the writer is answered as usual.
+/// SQLite's background writers (the order writer, the scheduler, the refund worker, the relay's
+/// write transactions) run on one thread of their own, so the HTTP side's request tasks never
+/// stand between the statements of a transaction holding the write lock; on PostgreSQL they run
+/// on the server's runtime. An order placed through the writer is answered as usual.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_writers_run_on_their_own_thread() {
     let server = Server::demo().await;
