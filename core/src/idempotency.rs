@@ -31,8 +31,8 @@ use std::collections::HashSet;
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::rows::{Sql, Val};
-use crate::store::{now_ms, TenantTx};
+use crate::store::rows::{json_list, Sql, Val};
+use crate::store::{now_ms, Backend, TenantTx};
 
 /// The request header carrying the key.
 pub const HEADER: &str = "idempotency-key";
@@ -214,15 +214,45 @@ pub fn row(
     ]
 }
 
-/// Which of `keys` (scope, key) are stored for `tenant_id`, live or past retention: one
-/// statement per scope and 500 keys.
+/// Which of `keys` (scope, key) are stored for `tenant_id`, live or past retention.
+///
+/// SQLite: one statement per scope and 500 keys (`key IN (…)` on the primary key).
+/// PostgreSQL: one statement for all of them, a primary-key probe per listed key. Its planner,
+/// without column statistics (a new or fast-growing table), answered `key IN (…)` by walking
+/// every key of the tenant and scope; a `LATERAL … LIMIT 1` per key leaves it nothing else to
+/// choose. The listed scope and key are plain columns (`json_to_recordset`), not `->>`
+/// expressions: under row-level security a comparison with a function that is not leakproof
+/// cannot be an index condition.
 pub async fn stored_keys(
     tx: &mut TenantTx,
     tenant_id: &str,
     keys: &[(&str, &str)],
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
     let mut out = HashSet::new();
-    // Per scope, `key IN (…)`: the primary key's index on every backend.
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    if tx.backend() == Backend::Postgres {
+        #[derive(serde::Serialize)]
+        struct Listed<'a> {
+            s: &'a str,
+            k: &'a str,
+        }
+        let listed: Vec<Listed> = keys.iter().map(|&(s, k)| Listed { s, k }).collect();
+        let rows = sqlx::query(
+            "SELECT k.s AS scope, k.k AS key FROM json_to_recordset($2::json) AS k(s TEXT, k TEXT), \
+             LATERAL (SELECT 1 FROM idempotency_keys i WHERE i.tenant_id = $1 AND i.scope = k.s \
+                      AND i.key = k.k LIMIT 1) AS hit",
+        )
+        .bind(tenant_id)
+        .bind(json_list(&listed)?)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in rows {
+            out.insert((r.try_get("scope")?, r.try_get("key")?));
+        }
+        return Ok(out);
+    }
     let mut by_scope: Vec<(&str, Vec<&str>)> = Vec::new();
     for (scope, key) in keys {
         match by_scope.iter_mut().find(|(s, _)| s == scope) {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use crate::store::rows::{shapes, Sql, STATEMENT_ROWS};
+use crate::store::rows::{json_list, shapes, Sql, STATEMENT_ROWS};
 
 use crate::store::{Backend, TenantTx};
 
@@ -280,13 +280,12 @@ async fn reserve_listed(
     holds: &[Hold<'_>],
     now: i64,
 ) -> Result<HashMap<String, Reserved>, sqlx::Error> {
-    let list = serde_json::to_string(
+    let list = json_list(
         &holds
             .iter()
             .map(|h| (h.vin, h.order_id, h.until))
             .collect::<Vec<_>>(),
-    )
-    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    )?;
     // Materialised, so the list drives the loop and each vehicle is found by its key (left to
     // the planner, it scanned the tenant's vehicles for each listed one).
     sqlx::query(&format!(

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::store::rows::{Rows, Sql, Val};
+use crate::store::rows::{json_list, Rows, Sql, Val};
 use crate::store::{now_ms, Backend, Db, TenantTx};
 
 /// Attempts before a message is dead-lettered.
@@ -407,6 +407,23 @@ impl Relay {
         let mut tx = db.scan_tx().await?;
         for (tenant_id, ids) in &by_tenant {
             db.set_tenant(&mut tx, tenant_id).await?;
+            if db.backend == Backend::Postgres {
+                // A primary-key probe per listed id, whatever the planner knows of the table
+                // (see `stored_keys` in idempotency.rs).
+                let rows = sqlx::query(&format!(
+                    "SELECT m.* FROM json_array_elements_text($2::json) AS k(id), \
+                     LATERAL (SELECT {COLUMNS} FROM outbox o WHERE o.tenant_id = $1 \
+                              AND o.id = k.id AND o.status = 'pending' LIMIT 1) AS m ORDER BY m.id"
+                ))
+                .bind(tenant_id.as_str())
+                .bind(json_list(ids)?)
+                .fetch_all(&mut *tx)
+                .await?;
+                for row in rows {
+                    pending.push((tenant_id.clone(), entry(&row)?));
+                }
+                continue;
+            }
             for chunk in ids.chunks(500) {
                 let mut sql = Sql::for_tx(&tx);
                 sql.push("SELECT ")
@@ -474,18 +491,34 @@ async fn settle(
             .filter(|((t, _), result)| t == tenant_id && result.is_ok())
             .map(|((_, m), _)| m.id.as_str())
             .collect();
-        for chunk in ok.chunks(500) {
-            let mut sql = Sql::for_tx(&tx);
-            sql.push(
-                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ",
-            )
-            .bind(now_ms())
-            .push(", last_error = NULL WHERE tenant_id = ")
-            .bind(tenant_id.as_str())
-            .push(" AND status = 'pending' AND id IN (")
-            .list(chunk.iter().map(|id| Val::from(*id)))
-            .push(")");
-            delivered += sql.execute(&mut tx).await? as usize;
+        if db.backend == Backend::Postgres {
+            // One primary-key update per id inside the database (the migration
+            // `planner_proof_lookups`): an `id IN (…)` update was planned as a walk of the
+            // tenant's messages while the table had no statistics.
+            if !ok.is_empty() {
+                let marked: i64 =
+                    sqlx::query_scalar("SELECT forecourt_outbox_delivered($1, $2, $3)")
+                        .bind(tenant_id.as_str())
+                        .bind(json_list(&ok)?)
+                        .bind(now_ms())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                delivered += marked as usize;
+            }
+        } else {
+            for chunk in ok.chunks(500) {
+                let mut sql = Sql::for_tx(&tx);
+                sql.push(
+                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ",
+                )
+                .bind(now_ms())
+                .push(", last_error = NULL WHERE tenant_id = ")
+                .bind(tenant_id.as_str())
+                .push(" AND status = 'pending' AND id IN (")
+                .list(chunk.iter().map(|id| Val::from(*id)))
+                .push(")");
+                delivered += sql.execute(&mut tx).await? as usize;
+            }
         }
         for ((owner, message), result) in pending.iter().zip(outcomes) {
             let Err(reason) = result else { continue };

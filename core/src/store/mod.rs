@@ -458,6 +458,15 @@ impl TenantTx {
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         self.inner.rollback().await
     }
+
+    /// The database behind this transaction.
+    pub fn backend(&self) -> Backend {
+        if self.inner.backend_name().eq_ignore_ascii_case("sqlite") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
 }
 
 impl std::ops::Deref for TenantTx {

@@ -86,6 +86,12 @@ impl From<Option<i64>> for Val {
     }
 }
 
+/// `items` as one JSON text, for a statement that takes a whole list in one parameter
+/// (`json_each` on SQLite, `json_array_elements` on PostgreSQL).
+pub fn json_list<T: serde::Serialize + ?Sized>(items: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(items).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 /// `$first, $first+1, …` for `n` bound values.
 pub fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -119,7 +125,7 @@ pub struct Sql {
 impl Sql {
     /// A statement for the database behind `tx`.
     pub fn for_tx(tx: &TenantTx) -> Sql {
-        Sql::new(tx.backend_name().eq_ignore_ascii_case("sqlite"))
+        Sql::new(tx.backend() == super::Backend::Sqlite)
     }
 
     /// `anonymous`: `?` placeholders (SQLite) instead of `$n`.

@@ -17,6 +17,7 @@ mod isolation;
 mod nodes;
 mod orders;
 mod pages;
+mod plans;
 mod quotes;
 mod rls;
 mod scopes;

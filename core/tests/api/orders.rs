@@ -370,6 +370,57 @@ async fn many_vehicles_are_reserved_at_once_only_where_free() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_finds_exactly_the_keys_stored_before_whatever_their_scope() {
+    use forecourt::idempotency::{remember, stored_keys, Stored};
+    let server = Server::demo().await;
+    let db = &server.state.db;
+    let aurora = server.tenant_id("aurora").await;
+    let shudao = server.tenant_id("shudao").await;
+    let now = forecourt::store::now_ms();
+    let first = Stored {
+        status: 201,
+        body: "{}".into(),
+    };
+    for (tenant, scope, key) in [
+        (&aurora, "guest", "k-1"),
+        (&aurora, "guest", "k-2"),
+        (&aurora, "buyer:b1", "k-1"),
+        (&shudao, "guest", "k-3"),
+    ] {
+        let mut tx = db.write_tx(tenant).await.unwrap();
+        assert!(remember(&mut tx, tenant, scope, key, "print", &first, now)
+            .await
+            .unwrap());
+        tx.commit().await.unwrap();
+    }
+    let mut tx = db.write_tx(&aurora).await.unwrap();
+    let asked = [
+        ("guest", "k-1"),
+        ("guest", "k-3"),    // stored for another tenant only
+        ("buyer:b1", "k-1"), // the same key in another scope
+        ("buyer:b1", "k-2"), // stored in another scope only
+        ("buyer:b2", "k-1"), // nobody's
+        ("guest", "k-2"),
+        ("guest", "it's \"odd\""), // quotes survive the trip as one list
+    ];
+    let found = stored_keys(&mut tx, &aurora, &asked).await.unwrap();
+    tx.rollback().await.unwrap();
+    let mut found: Vec<(String, String)> = found.into_iter().collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("buyer:b1".to_string(), "k-1".to_string()),
+            ("guest".to_string(), "k-1".to_string()),
+            ("guest".to_string(), "k-2".to_string()),
+        ]
+    );
+    let mut tx = db.write_tx(&aurora).await.unwrap();
+    assert!(stored_keys(&mut tx, &aurora, &[]).await.unwrap().is_empty());
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_has_one_effect_and_replays_its_first_answer() {
     let server = Server::demo().await;
     let (code, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
