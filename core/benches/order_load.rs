@@ -1079,7 +1079,7 @@ async fn check_database(
 /// into a temporary table, each 2,000 times, rolled back. Returns microseconds per statement.
 async fn probe_round_trips(url: &str) -> Result<(f64, f64), String> {
     const N: u32 = 2_000;
-    let db = forecourt::store::Db::connect(url, 1)
+    let db = forecourt::store::Db::attach(url, 1)
         .await
         .map_err(|e| format!("connecting to {url}: {e}"))?;
     let e = |e: sqlx::Error| e.to_string();
@@ -1117,7 +1117,7 @@ async fn tenant_db(
     slug: &str,
     connections: u32,
 ) -> Result<(forecourt::store::Db, String), String> {
-    let db = forecourt::store::Db::connect(url, connections)
+    let db = forecourt::store::Db::attach(url, connections)
         .await
         .map_err(|e| format!("connecting to {url}: {e}"))?;
     let tenant_id = forecourt::tenancy::find_by_slug(&db, slug)

@@ -97,7 +97,7 @@ pub async fn reserve_vin(
 /// `prefer_store` before other stores), then in transit, then in production, earliest arrival
 /// first; then a vehicle whose reservation lapsed. `None` when none is free.
 ///
-/// Each step is one indexed probe (`vehicles_pick`: tenant, build, hold, stage, arrival, VIN),
+/// Each step is one indexed probe (`vehicles_pick`: tenant and build, hold, stage, arrival, VIN),
 /// so the cost does not grow with the stock of the build.
 #[allow(clippy::too_many_arguments)]
 pub async fn reserve_matching(

@@ -118,7 +118,21 @@ impl Db {
         let backend = Backend::from_url(url)?;
         let url = normalise_sqlite_url(url, backend);
         Self::migrate_url(&url, backend).await?;
-        let options = AnyConnectOptions::from_str(&url)?;
+        Self::pools(&url, backend, max_connections).await
+    }
+
+    /// Opens a database another process serves, as it is: no migration runs, so a tool built
+    /// from another revision (the load generator) cannot change the schema under a running
+    /// server.
+    pub async fn attach(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = normalise_sqlite_url(url, backend);
+        Self::pools(&url, backend, max_connections).await
+    }
+
+    async fn pools(url: &str, backend: Backend, max_connections: u32) -> Result<Db, StoreError> {
+        let options = AnyConnectOptions::from_str(url)?;
         let pool = Self::open(&options, backend, max_connections).await?;
         let writer = match backend {
             Backend::Sqlite => Some(Self::open(&options, backend, 1).await?),

@@ -158,3 +158,33 @@ async fn one_node_relays_the_outbox_at_a_time() {
         "{left:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attaching_to_a_database_leaves_its_schema_as_it_is() {
+    use forecourt::store::{Backend, Db};
+    async fn tables(db: &Db) -> i64 {
+        sqlx::query_scalar(match db.backend {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            }
+        })
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    }
+    // A new, empty database: attach opens it without migrating it.
+    let url = crate::kit::fresh_database().await;
+    let attached = Db::attach(&url, 1).await.unwrap();
+    assert_eq!(tables(&attached).await, 0, "attach must not create tables");
+    attached.pool.close().await;
+    // Connecting migrates; a later attach works on the schema it finds.
+    let served = Db::connect(&url, 1).await.unwrap();
+    served.pool.close().await;
+    let attached = Db::attach(&url, 1).await.unwrap();
+    assert!(tables(&attached).await > 10);
+    assert!(forecourt::tenancy::find_by_slug(&attached, "nobody")
+        .await
+        .unwrap()
+        .is_none());
+}

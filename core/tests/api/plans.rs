@@ -10,8 +10,13 @@
 use crate::kit::{on_postgres, Server};
 
 /// Tables written on the order path and looked up by key there (foreign-key checks, the outbox
-/// relay, the order batch's idempotency probe).
-const HOT: [&str; 3] = ["workflow_instances", "outbox", "idempotency_keys"];
+/// relay, the order batch's idempotency probe, the reservation, CSV imports).
+const HOT: [&str; 4] = [
+    "workflow_instances",
+    "outbox",
+    "idempotency_keys",
+    "vehicles",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_index_but_the_primary_key_starts_with_the_tenant_alone_on_hot_tables() {
