@@ -3,7 +3,7 @@
 // Every text a test writes is unique (Date.now()), so a rerun on the same database cannot pass
 // on what an earlier run left behind.
 
-import { test, run, poll, check } from './harness.mjs';
+import { test, run, poll, check, baseURL } from './harness.mjs';
 
 const TENANT = 'aurora';
 const PASSWORD = 'forecourt-demo';
@@ -640,6 +640,62 @@ test('storefront: the configurator island changes the price with the trim', asyn
   }, { message: `the price to change from "${before}"` });
   log(`price "${before}" -> "${after}"`);
   check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// 6. The buyer's order page (the guest's tracking link)
+
+/** Places a demo order through the storefront API (a saved build of the S7 Pro); returns it. */
+async function placeOrder() {
+  const json = { 'content-type': 'application/json' };
+  const saved = await fetch(`${baseURL}/t/${TENANT}/api/v1/public/configurations`, {
+    method: 'POST', headers: json, body: JSON.stringify({ model: 's7', trim: 's7-pro', selections: [] }),
+  });
+  check(saved.status === 201, `saving a build answered ${saved.status}`);
+  const { code } = await saved.json();
+  const res = await fetch(`${baseURL}/t/${TENANT}/api/v1/public/orders`, {
+    method: 'POST',
+    headers: { ...json, 'idempotency-key': `browser-order-${Date.now()}` },
+    body: JSON.stringify({ configuration: code, store: 'sh01', buyer: { name: '浏览器测试', mobile: '13987654321' } }),
+  });
+  const order = await res.json();
+  check(res.status === 201, `placing an order answered ${res.status}: ${JSON.stringify(order)}`);
+  return order;
+}
+
+const orderState = (page) => page.locator('.order-state').getAttribute('data-state');
+
+test('order page: a guest pays the deposit on the provider and cancels, without JavaScript', { contextOptions: { javaScriptEnabled: false } }, async ({ page, log }) => {
+  const order = await placeOrder();
+  const link = new URL(order.tracking_url);
+  check(link.pathname === `/t/${TENANT}/orders/${order.tracking_token}`, `tracking_url is ${order.tracking_url}`);
+  const res = await page.goto(`${link.pathname}?locale=en`);
+  check(res && res.status() === 200, `the order page answered ${res && res.status()}`);
+  check((await orderState(page)) === 'deposit', `the new order shows ${await orderState(page)}`);
+  check(!(await page.content()).includes('13987654321'), 'the buyer\'s mobile is on the page');
+
+  // Pay: back on the order page, on to the provider, pay there, back to the order confirmed.
+  await page.locator('form.order-pay button').click();
+  await page.waitForLoadState('domcontentloaded');
+  check(new URL(page.url()).pathname === link.pathname, `paying led to ${page.url()}`);
+  await page.locator('#continue-payment').click();
+  await page.waitForLoadState('domcontentloaded');
+  check(!page.url().startsWith(baseURL), `the payment page is the provider's, got ${page.url()}`);
+  await page.locator('form[action$="/complete"] button').click();
+  await page.waitForLoadState('domcontentloaded');
+  check(new URL(page.url()).pathname === link.pathname, `the provider sent the buyer to ${page.url()}`);
+  await poll(async () => {
+    await page.goto(`${link.pathname}?locale=en`);
+    return (await orderState(page)) === 'confirmed';
+  }, { timeout: 15_000, message: 'the order page shows the order confirmed' });
+  check(await page.locator('.order-payments tr[data-status=succeeded]').count() === 1, 'one paid payment is listed');
+
+  // Cancel: the tenant's workflow grants the buyer `cancel`; the deposit goes back by its rules.
+  await page.locator('form.order-action button[data-transition=cancel]').click();
+  await page.waitForLoadState('domcontentloaded');
+  check((await orderState(page)) === 'cancelled', `after cancelling the page shows ${await orderState(page)}`);
+  check(await page.locator('form.order-action').count() === 0, 'a cancelled order still offers actions');
+  log(`order ${order.number}: deposit -> confirmed -> cancelled on ${link.pathname.slice(0, 24)}…`);
 });
 
 await run();

@@ -30,6 +30,9 @@ pub const MAX_SEGMENTS: usize = 6;
 /// Longest route text, in bytes.
 pub const MAX_ROUTE_LEN: usize = 200;
 
+/// First segments the storefront serves itself: no page may take them.
+pub const RESERVED: [&str; 3] = ["api", "forms", "orders"];
+
 /// Longest parameter value a path may carry.
 pub const PARAM_VALUE_MAX: usize = 64;
 
@@ -74,6 +77,11 @@ impl Route {
             ));
         }
         let parts: Vec<&str> = rest.split('/').collect();
+        if let Some(first) = parts.first().filter(|p| RESERVED.contains(p)) {
+            return Err(format!(
+                "`{text}` starts with `/{first}`, which the storefront keeps for itself (`/api` for the API, `/forms` for form posts, `/orders` for buyers' order pages); choose another first segment"
+            ));
+        }
         if parts.len() > MAX_SEGMENTS {
             return Err(format!(
                 "`{text}` has {} segments; at most {MAX_SEGMENTS} are allowed",
@@ -230,6 +238,8 @@ mod tests {
             "/a/b/c/d/e/f",
             "/build/{model}/{configuration}",
             "/2024-offers",
+            "/my-orders",
+            "/offers/orders",
         ] {
             let route = Route::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(route.as_str(), text);
@@ -257,6 +267,10 @@ mod tests {
             ("/a/b/c/d/e/f/g", "at most 6"),
             ("/a b", "not valid"),
             ("/caf\u{e9}", "not valid"),
+            ("/orders", "keeps for itself"),
+            ("/orders/{quote}", "keeps for itself"),
+            ("/api/x", "keeps for itself"),
+            ("/forms", "keeps for itself"),
         ];
         for (text, want) in cases {
             let err = Route::parse(text).expect_err(text);

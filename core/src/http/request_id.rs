@@ -56,17 +56,22 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     response
 }
 
-/// Every error response is problem+json: an error that some layer or extractor rejection
-/// produced as plain text (a malformed path or query parameter, say) is rewrapped here.
+/// Every error response is problem+json or a page: an error that some layer or extractor
+/// rejection produced as plain text (a malformed path or query parameter, say) is rewrapped
+/// here. HTML is left alone: the storefront answers its visitors with pages on purpose (a form
+/// with mistakes, an unknown page or order).
 async fn ensure_problem(response: Response) -> Response {
     use crate::http::error::ApiError;
     use axum::response::IntoResponse;
     let status = response.status();
-    let is_problem = response
+    let kept = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_some_and(|v| {
+            let v = v.as_bytes();
+            v.starts_with(b"application/problem+json") || v.starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || kept {
         return response;
     }
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)

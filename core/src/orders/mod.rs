@@ -28,6 +28,7 @@
 
 pub mod batch;
 pub mod desk;
+pub mod page;
 pub mod routes;
 
 use std::sync::Arc;
@@ -639,12 +640,7 @@ pub(crate) fn placed_order(
         id: order.id.clone(),
         number: order.number.clone(),
         state: lifecycle_state.to_string(),
-        tracking_url: format!(
-            "{}/t/{}/api/v1/public/orders/{}",
-            state.settings.public_url.trim_end_matches('/'),
-            order.snapshot.tenant.slug,
-            order.tracking_token
-        ),
+        tracking_url: page::tracking_url(state, &order.snapshot.tenant.slug, &order.tracking_token),
         tracking_token: order.tracking_token.clone(),
         vin: vin.map(str::to_string),
         store: order.store.clone(),

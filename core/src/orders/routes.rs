@@ -155,7 +155,7 @@ pub(crate) async fn order_row(
     .ok_or_else(|| ApiError::NotFound(format!("order `{id}`")))
 }
 
-fn buyer_actor(order_id: &str) -> Acting {
+pub(crate) fn buyer_actor(order_id: &str) -> Acting {
     Acting {
         engine: engine::Actor {
             id: format!("buyer:{order_id}"),
@@ -183,6 +183,15 @@ async fn tracked_view(
     snapshot: &crate::tenancy::Snapshot,
     order_id: &str,
 ) -> ApiResult<TrackedOrder> {
+    Ok(tracked(state, snapshot, order_id).await?.0)
+}
+
+/// The order as its buyer sees it, with its lifecycle's definition (for state titles).
+pub(crate) async fn tracked(
+    state: &AppState,
+    snapshot: &crate::tenancy::Snapshot,
+    order_id: &str,
+) -> ApiResult<(TrackedOrder, std::sync::Arc<engine::Workflow>)> {
     let tenant_id = &snapshot.tenant.id;
     let mut tx = state.db.tenant_tx(tenant_id).await?;
     let row = order_row(&mut tx, tenant_id, order_id).await?;
@@ -199,7 +208,7 @@ async fn tracked_view(
     )
     .await?;
     let initial = wf.initial().name == stored.instance.state;
-    Ok(TrackedOrder {
+    let view = TrackedOrder {
         amount_due: if stored.instance.ended {
             0
         } else {
@@ -213,7 +222,8 @@ async fn tracked_view(
             .map(crate::test_drives::routes::BuyerStep::from_history)
             .collect(),
         order,
-    })
+    };
+    Ok((view, wf))
 }
 
 #[utoipa::path(get, path = "/api/v1/public/orders/{token}", tag = "orders",

@@ -42,20 +42,8 @@ pub async fn submit(
             })
         }
     };
-    if media_type(req.headers()) != "application/x-www-form-urlencoded" {
-        return Err(ApiError::invalid(
-            "unsupported_media_type",
-            "Send the form as application/x-www-form-urlencoded.",
-        ));
-    }
     let buyer = crate::buyers::optional_session(state, &snapshot.tenant.id, req.headers()).await?;
-    let bytes = body_bytes(req, state).await?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| ApiError::invalid("malformed_form", "The form body could not be read."))?;
-    let mut form = BTreeMap::new();
-    for (k, v) in pairs.into_iter().take(32) {
-        form.entry(k).or_insert(v);
-    }
+    let form = fields(state, req, 32).await?;
     let locale = form
         .get("locale")
         .filter(|l| {
@@ -114,6 +102,29 @@ pub async fn submit(
         }
         Err(e) => return Err(e),
     })
+}
+
+/// The fields of a posted storefront form: the first value of each of at most `max` fields.
+/// Anything but `application/x-www-form-urlencoded` is refused.
+pub(crate) async fn fields(
+    state: &AppState,
+    req: Request,
+    max: usize,
+) -> ApiResult<BTreeMap<String, String>> {
+    if media_type(req.headers()) != "application/x-www-form-urlencoded" {
+        return Err(ApiError::invalid(
+            "unsupported_media_type",
+            "Send the form as application/x-www-form-urlencoded.",
+        ));
+    }
+    let bytes = body_bytes(req, state).await?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| ApiError::invalid("malformed_form", "The form body could not be read."))?;
+    let mut form = BTreeMap::new();
+    for (k, v) in pairs.into_iter().take(max) {
+        form.entry(k).or_insert(v);
+    }
+    Ok(form)
 }
 
 enum Form {

@@ -122,6 +122,13 @@ pub async fn serve(state: AppState, req: Request) -> Response {
         Ok(None) => return ApiError::NotFound(format!("tenant `{slug}`")).into_response(),
         Err(e) => return e.into_response(),
     };
+    // The buyer's order pages (a guest's tracking link) come before the tenant's pages.
+    if let Some(order) = rest.strip_prefix("/orders/") {
+        let order = order.to_string();
+        return crate::orders::page::serve(&state, &snapshot, &base, &order, req)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+    }
     let result = match *req.method() {
         Method::GET | Method::HEAD => page(&state, &snapshot, &base, &rest, req).await,
         Method::POST => super::forms::submit(&state, &snapshot, &base, &rest, req).await,
@@ -181,7 +188,7 @@ fn seen_models(headers: &HeaderMap) -> Vec<String> {
 
 /// The page's language: `?locale=` when the tenant has it, else the visitor's cookie, else
 /// `Accept-Language`, else the tenant's default.
-fn page_locale(
+pub(crate) fn page_locale(
     snapshot: &Snapshot,
     query: &BTreeMap<String, String>,
     headers: &HeaderMap,

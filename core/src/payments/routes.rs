@@ -150,7 +150,20 @@ async fn pay(
     key: IdempotencyKey,
     JsonBody(req, bytes): JsonBody<PayRequest>,
 ) -> ApiResult<Response> {
-    let s = tenant.0;
+    start_payment(&state, &tenant.0, &token, &key, &bytes, &req).await
+}
+
+/// Starts a payment of what is due on the order behind `token`, under the idempotency key
+/// `key` for the request body `bytes` (read as `req`): the API's answer (201 with the payment,
+/// or the first answer replayed). The storefront's order page pays through here too.
+pub(crate) async fn start_payment(
+    state: &AppState,
+    s: &Snapshot,
+    token: &str,
+    key: &IdempotencyKey,
+    bytes: &[u8],
+    req: &PayRequest,
+) -> ApiResult<Response> {
     let tenant_id = s.tenant.id.clone();
     let provider = state.payments.clone().ok_or_else(|| {
         ApiError::Unavailable("online payment is not configured on this server".into())
@@ -158,7 +171,7 @@ async fn pay(
     let print = fingerprint(
         "POST",
         &format!("/api/v1/public/orders/{token}/payments"),
-        &bytes,
+        bytes,
     );
     let scope = "public";
     // A retry is answered from the key alone, before anything else is asked.
@@ -168,7 +181,7 @@ async fn pay(
     {
         return Ok(stored.replay());
     }
-    let (_, number) = check_due(&state, &s, &mut tx, &token, &req, now_ms()).await?;
+    let (_, number) = check_due(state, s, &mut tx, token, req, now_ms()).await?;
     tx.commit().await?;
     // The payment id (the provider's reference and idempotency key) comes from our key, so a
     // retry after a lost answer reaches the same provider payment.
@@ -178,7 +191,6 @@ async fn pay(
     let payment_id = uuid::Builder::from_random_bytes(seed)
         .into_uuid()
         .to_string();
-    let base = state.settings.public_url.trim_end_matches('/').to_string();
     let created = provider
         .create_payment(NewPayment {
             reference: payment_id.clone(),
@@ -192,8 +204,8 @@ async fn pay(
                     "Balance of order"
                 }
             ),
-            return_url: format!("{base}/t/{}/api/v1/public/orders/{token}", s.tenant.slug),
-            callback_url: callback_url(&state, &s.tenant.slug),
+            return_url: crate::orders::page::tracking_url(state, &s.tenant.slug, token),
+            callback_url: callback_url(state, &s.tenant.slug),
         })
         .await
         .map_err(|e| {
@@ -201,18 +213,17 @@ async fn pay(
                 "the payment provider did not take the payment: {e}"
             ))
         })?;
-    let mut pending =
-        match idempotency::begin(&state, &tenant_id, scope, Some(&key), &print).await? {
-            idempotency::Begun::Replay(response) => return Ok(response),
-            idempotency::Begun::Fresh(pending) => pending,
-        };
+    let mut pending = match idempotency::begin(state, &tenant_id, scope, Some(key), &print).await? {
+        idempotency::Begun::Replay(response) => return Ok(response),
+        idempotency::Begun::Fresh(pending) => pending,
+    };
     let now = now_ms();
     let outcome = record_payment(
-        &state,
-        &s,
+        state,
+        s,
         &mut pending.tx,
-        &token,
-        &req,
+        token,
+        req,
         &payment_id,
         provider.name(),
         &created,

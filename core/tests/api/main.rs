@@ -15,6 +15,7 @@ mod finance;
 mod inventory;
 mod isolation;
 mod nodes;
+mod order_page;
 mod orders;
 mod pages;
 mod plans;
