@@ -655,7 +655,9 @@ pub(crate) fn placed_order(
 }
 
 /// After the workflow accepted a command on an order (inside its transaction): keeps the
-/// vehicle and the order row in step with the transition.
+/// vehicle and the order row in step with the transition. `Some(subject)`: the order moved to
+/// another vehicle (an allocation), and this is the workflow subject with its new VIN and
+/// fulfilling store, for the instance and the step's messages.
 pub async fn after_step(
     tx: &mut TenantTx,
     backend: crate::store::Backend,
@@ -663,23 +665,35 @@ pub async fn after_step(
     stored: &StoredInstance,
     outcome: &engine::Outcome,
     now: i64,
-) -> ApiResult<()> {
+) -> ApiResult<Option<Value>> {
     if stored.subject_type != SUBJECT {
-        return Ok(());
+        return Ok(None);
     }
     let tenant_id = &snapshot.tenant.id;
     let order_id = &stored.subject_id;
     if outcome.record.from.is_none() {
         // The start of an order: `place_in` writes the order itself.
-        return Ok(());
+        return Ok(None);
     }
     let transition = outcome.record.transition.as_deref().unwrap_or_default();
+    let mut moved = None;
     match transition {
         "deposit_paid" => {
             // The deposit was verified before the step; a lapsed reservation was handled there.
             stock::confirm(tx, tenant_id, order_id, now).await?;
         }
-        "allocate" => allocate(tx, backend, snapshot, order_id, &outcome.record.input, now).await?,
+        "allocate" => {
+            if let Some(vehicle) =
+                allocate(tx, backend, snapshot, order_id, &outcome.record.input, now).await?
+            {
+                let mut subject = outcome.instance.subject.clone();
+                if let Some(fields) = subject.as_object_mut() {
+                    fields.insert("vin".into(), vehicle.vin.into());
+                    fields.insert("fulfilling_store".into(), vehicle.store.into());
+                    moved = Some(subject);
+                }
+            }
+        }
         "deliver" => {
             stock::deliver(tx, tenant_id, order_id, now).await?;
         }
@@ -708,12 +722,13 @@ pub async fn after_step(
             .unwrap_or(0);
         crate::payments::refund_order(tx, snapshot, order_id, keep, now).await?;
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// `allocate`: the order gets its vehicle for good — the one it holds, the VIN staff name in
 /// `input.vin` (same build, free; e.g. from another dealer's stock), or for a factory order the
-/// first free vehicle of its build. Refused (and nothing changes) when there is none.
+/// first free vehicle of its build. Refused (and nothing changes) when there is none. Returns
+/// the vehicle when it is not the one the order held.
 async fn allocate(
     tx: &mut TenantTx,
     backend: crate::store::Backend,
@@ -721,7 +736,7 @@ async fn allocate(
     order_id: &str,
     input: &Value,
     now: i64,
-) -> ApiResult<()> {
+) -> ApiResult<Option<stock::Reserved>> {
     let tenant_id = &snapshot.tenant.id;
     let row = sqlx::query(
         "SELECT vin, build_key, store_code FROM orders WHERE tenant_id = $1 AND id = $2",
@@ -787,7 +802,7 @@ async fn allocate(
         // The order keeps the vehicle it holds.
         _ => None,
     };
-    if let Some(v) = vehicle {
+    if let Some(v) = &vehicle {
         sqlx::query(
             "UPDATE orders SET vin = $1, fulfilling_store = $2 WHERE tenant_id = $3 AND id = $4",
         )
@@ -804,7 +819,7 @@ async fn allocate(
             detail: "the order holds no vehicle to allocate".into(),
         });
     }
-    Ok(())
+    Ok(vehicle)
 }
 
 /// An order as staff and its buyer see it.

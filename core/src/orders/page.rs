@@ -359,7 +359,7 @@ fn render(
     };
     fact(
         t(locale, "Vehicle", "车辆"),
-        escape(&format!("{model} {trim}")),
+        escape(&format!("{model} · {trim}")),
     );
     if let Some(vin) = &o.vin {
         fact(t(locale, "VIN", "车架号"), escape(vin));

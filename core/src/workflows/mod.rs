@@ -733,11 +733,11 @@ pub async fn start_in(
         None => current_version(tx, tenant_id, spec.workflow_id).await?,
     };
     let wf = compiled(state, snapshot, spec.workflow_id, version).await?;
-    let (stored, outcome) = begin(&wf, version, spec, actor, now)?;
+    let (mut stored, outcome) = begin(&wf, version, spec, actor, now)?;
     let mut instances = Rows::new(INSTANCE_INSERT, INSTANCE_WIDTH, "");
     instances.push(instance_row(tenant_id, &stored)?);
     instances.write(tx).await?;
-    persist_outcome(tx, state, snapshot, &stored, &outcome, actor, now).await?;
+    stored.instance = persist_outcome(tx, state, snapshot, &stored, &outcome, actor, now).await?;
     Ok(stored)
 }
 
@@ -980,7 +980,9 @@ pub fn step_error(e: engine::StepError) -> ApiError {
     }
 }
 
-/// Writes what a step decided: history, timers, outbox messages, subject rules.
+/// Writes what a step decided: history, timers, outbox messages, subject rules. Returns the
+/// instance as stored: a step that moved its record (an order allocated another vehicle) gets
+/// the new subject in the instance, its messages and its timers.
 async fn persist_outcome(
     tx: &mut TenantTx,
     state: &AppState,
@@ -989,9 +991,37 @@ async fn persist_outcome(
     outcome: &engine::Outcome,
     actor: &Acting,
     now: i64,
-) -> ApiResult<()> {
+) -> ApiResult<engine::Instance> {
     let tenant_id = &snapshot.tenant.id;
-    crate::orders::after_step(tx, state.db.backend, snapshot, stored, outcome, now).await?;
+    let moved =
+        crate::orders::after_step(tx, state.db.backend, snapshot, stored, outcome, now).await?;
+    let changed;
+    let outcome = match moved {
+        Some(subject) => {
+            let wf = compiled(
+                state,
+                snapshot,
+                &stored.workflow_id,
+                stored.workflow_version,
+            )
+            .await?;
+            let mut with_new = outcome.clone();
+            with_subject(&wf, &mut with_new, subject, now);
+            sqlx::query(
+                "UPDATE workflow_instances SET body = $1 WHERE tenant_id = $2 AND id = $3 \
+                 AND version = $4",
+            )
+            .bind(serde_json::to_string(&with_new.instance).map_err(ApiError::internal)?)
+            .bind(tenant_id)
+            .bind(&stored.id)
+            .bind(with_new.instance.version as i64)
+            .execute(&mut **tx)
+            .await?;
+            changed = with_new;
+            &changed
+        }
+        None => outcome,
+    };
     let mut history = Rows::new(HISTORY_INSERT, HISTORY_WIDTH, "");
     history.push(history_row(tenant_id, stored, outcome, actor));
     history.write(tx).await?;
@@ -1057,7 +1087,7 @@ async fn persist_outcome(
             }
         }
     }
-    Ok(())
+    Ok(outcome.instance.clone())
 }
 
 /// Runs a workflow action's script hook (`scripts/<hook>.rhai`, function `on_step(step)`) in
@@ -1188,7 +1218,7 @@ pub async fn command_in(
     }
     save(tx, tenant_id, &stored, &outcome.instance, now).await?;
     stored.instance = outcome.instance.clone();
-    persist_outcome(tx, state, snapshot, &stored, &outcome, actor, now).await?;
+    stored.instance = persist_outcome(tx, state, snapshot, &stored, &outcome, actor, now).await?;
     Ok(stored)
 }
 
@@ -1413,7 +1443,7 @@ pub async fn migrate(
         let mut outcome = outcome;
         outcome.record.input = serde_json::json!({ "from_version": old_version, "to_version": to });
         s.instance = outcome.instance.clone();
-        persist_outcome(&mut tx, state, snapshot, &s, &outcome, &actor, now).await?;
+        s.instance = persist_outcome(&mut tx, state, snapshot, &s, &outcome, &actor, now).await?;
         moved.push(s.id);
     }
     crate::audit::record_in(

@@ -149,7 +149,8 @@ pub async fn fire(
         Ok(outcome) => {
             save(&mut tx, tenant_id, &stored, &outcome.instance, now).await?;
             stored.instance = outcome.instance.clone();
-            persist_outcome(&mut tx, state, &snapshot, &stored, &outcome, &actor, now).await?;
+            stored.instance =
+                persist_outcome(&mut tx, state, &snapshot, &stored, &outcome, &actor, now).await?;
             tx.commit().await?;
             tracing::info!(tenant = %tenant_id, instance = %instance_id, timer = %timer, node = %node, "timer fired");
             Ok(Fired::Applied)

@@ -1034,26 +1034,73 @@ async fn an_order_is_paid_allocated_and_delivered_and_only_verified_callbacks_co
             .any(|a| a == "allocate"),
         "{detail}"
     );
+    // Allocated from another dealer's stock (a vehicle of the same build at hz01): the order,
+    // its workflow subject and the step's event all name the new vehicle and where it is.
+    let other = stock(&server, "aurora", "hz01", "s7", "s7-pro", &options, 510, 1).await;
     let (status, allocated) = server
         .call(
             Method::POST,
             &format!("/api/v1/orders/{id}/commands"),
             Some(&manager),
-            Some(json!({ "transition": "allocate", "version": detail["version"] })),
+            Some(json!({ "transition": "allocate", "version": detail["version"], "input": { "vin": other[0] } })),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{allocated}");
     assert_eq!(allocated["state"], "allocated");
+    assert_eq!(allocated["vin"], other[0].as_str(), "{allocated}");
+    assert_eq!(allocated["fulfilling_store"], "hz01", "{allocated}");
     assert_eq!(
         count(
             &server,
             "aurora",
             "vehicles",
-            "AND vin LIKE 'LFV2A2BS%' AND hold = 'sold'"
+            &format!("AND vin = '{}' AND hold = 'sold'", other[0])
         )
         .await,
         1
     );
+    assert_eq!(
+        count(
+            &server,
+            "aurora",
+            "vehicles",
+            &format!("AND vin = '{}' AND hold = 'free'", vins[0])
+        )
+        .await,
+        1,
+        "the vehicle held before goes back to stock"
+    );
+    let tenant_id = server.tenant_id("aurora").await;
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    let body: String = sqlx::query_scalar(
+        "SELECT body FROM workflow_instances WHERE tenant_id = $1 AND subject_id = $2 \
+         AND subject_type = 'vehicle_order'",
+    )
+    .bind(&tenant_id)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE tenant_id = $1 AND subject_id = $2 \
+         AND name = 'order.allocated'",
+    )
+    .bind(&tenant_id)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let instance: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(instance["subject"]["vin"], other[0].as_str(), "{instance}");
+    assert_eq!(
+        instance["subject"]["fulfilling_store"], "hz01",
+        "{instance}"
+    );
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event: Value = serde_json::from_str(&events[0]).unwrap();
+    assert_eq!(event["subject"]["vin"], other[0].as_str(), "{event}");
+    assert_eq!(event["subject"]["fulfilling_store"], "hz01", "{event}");
     let (status, payment, _) =
         pay(&server, &token, "bal-1", "balance", price - deposit, "CNY").await;
     assert_eq!(status, StatusCode::CREATED, "{payment}");
