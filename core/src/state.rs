@@ -68,6 +68,8 @@ pub struct Inner {
     pub snapshots: Snapshots,
     pub tokens: TokenCache,
     pub throttle: LoginThrottle,
+    /// Per-address limits on sign-in codes and storefront forms.
+    pub limits: crate::http::limits::AddressLimits,
     /// The Rhai sandbox for tenant rules on the request path (compiled scripts cached by hash).
     pub scripts: forecourt_plugins::ScriptRuntime,
     /// Compiled workflow versions (immutable, cached by tenant, id and version).
@@ -114,6 +116,7 @@ impl AppState {
             snapshots: Snapshots::new(),
             tokens,
             throttle: LoginThrottle::new(),
+            limits: Default::default(),
             scripts: forecourt_plugins::ScriptRuntime::default(),
             workflows: crate::workflows::WorkflowCache::default(),
             pages: crate::pages::PageCache::default(),

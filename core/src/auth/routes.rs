@@ -48,14 +48,6 @@ pub struct LoginResponse {
     pub user: MeView,
 }
 
-/// The client address for throttling: the socket peer. (A forwarded-for header is not trusted:
-/// a client could set it to dodge the per-address limit.)
-fn client_addr(connect: Option<&ConnectInfo<SocketAddr>>) -> String {
-    connect
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
@@ -74,7 +66,7 @@ async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let email = req.email.trim().to_lowercase();
-    let addr = client_addr(connect.as_ref().map(|c| &c.0));
+    let addr = crate::http::limits::addr_of(connect.as_ref().map(|c| &c.0));
     state.throttle.check(&req.tenant, &email, &addr)?;
     let tenant = state.snapshots.get_by_slug(&state.db, &req.tenant).await?;
     let user_id = match &tenant {

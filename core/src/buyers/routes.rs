@@ -43,14 +43,22 @@ pub struct CodeRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/public/buyer/otp", tag = "storefront",
-    description = "Sends a six-digit sign-in code to the number by SMS (through the outbox). The answer is the same whether or not the number has an account. One code per number per 60 s and at most 5 an hour (429 with `Retry-After`); a code works for 5 minutes.",
+    description = "Sends a six-digit sign-in code to the number by SMS (through the outbox). The answer is the same whether or not the number has an account. One code per number per 60 s and at most 5 an hour, and at most 20 an hour from one client address (429 with `Retry-After`); a code works for 5 minutes.",
     request_body = CodeRequest,
     responses((status = 202, body = CodeSent), (status = 404, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem), (status = 429, body = crate::http::error::Problem)))]
 async fn request_code(
     State(state): State<AppState>,
     tenant: PublicTenant,
+    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+    let addr = crate::http::limits::addr_of(connect.as_ref().map(|c| &c.0));
+    state.limits.take(
+        crate::http::limits::Limited::SignInCode,
+        &tenant.0.tenant.id,
+        &addr,
+        crate::store::now_ms(),
+    )?;
     let sent = otp::request_code(&state, &tenant.0, &req.mobile, req.locale.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }

@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod request_id;
 pub mod routes;

@@ -42,6 +42,40 @@ pub async fn submit(
             })
         }
     };
+    let addr = crate::http::limits::client_addr(req.extensions());
+    let limited = state.limits.take(
+        crate::http::limits::Limited::Form,
+        &snapshot.tenant.id,
+        &addr,
+        now_ms(),
+    );
+    if let Err(ApiError::TooManyRequests { retry_after_secs }) = limited {
+        let locale = snapshot
+            .doc()
+            .and_then(|d| d.tenant.locales.first().cloned())
+            .unwrap_or_else(|| "en".into());
+        let mut page = super::storefront::message_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &locale,
+            if zh(&locale) {
+                "提交过于频繁"
+            } else {
+                "Too many forms sent"
+            },
+            &[if zh(&locale) {
+                "此网络提交的表单过多，请稍后再试。".to_string()
+            } else {
+                "Too many forms were sent from your network; please try again later.".to_string()
+            }],
+            &format!("{base}/"),
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+            page.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return Ok(page);
+    }
+    limited?;
     let buyer = crate::buyers::optional_session(state, &snapshot.tenant.id, req.headers()).await?;
     let form = fields(state, req, 32).await?;
     let locale = form

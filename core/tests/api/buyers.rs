@@ -900,3 +900,47 @@ async fn older_plain_text_contact_rows_are_read_and_sealed_at_start() {
     let (_, list) = server.get("/api/v1/test-drives", &manager).await;
     assert_eq!(list["bookings"][0]["contact_name"], "王小明", "{list}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_gets_at_most_twenty_codes_an_hour_whatever_the_numbers() {
+    let server = Server::demo().await;
+    let tenant_id = server.tenant_id("aurora").await;
+    let ask = |tenant: &'static str, n: u32| {
+        server
+            .client
+            .post(format!(
+                "{}/t/{tenant}/api/v1/public/buyer/otp",
+                server.base
+            ))
+            .json(&json!({ "mobile": format!("137{n:08}") }))
+            .send()
+    };
+    // Twenty numbers from one address: each gets its code.
+    for n in 0..forecourt::http::limits::CODES_PER_ADDRESS {
+        let resp = ask("aurora", n).await.unwrap();
+        assert_eq!(resp.status(), 202, "code {n}");
+    }
+    // The next number from the same address is refused and nothing is sent.
+    let resp = ask("aurora", 99).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 3500 && retry <= 3600, "{retry}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_requests", "{body}");
+    assert_eq!(
+        scalar(
+            &server,
+            &tenant_id,
+            "SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND kind = 'sms'"
+        )
+        .await,
+        i64::from(forecourt::http::limits::CODES_PER_ADDRESS)
+    );
+    // Another tenant's storefront counts on its own.
+    let resp = ask("shudao", 99).await.unwrap();
+    assert_eq!(resp.status(), 202);
+}

@@ -840,3 +840,43 @@ async fn storefront_forms_work_without_javascript() {
     .unwrap();
     assert_eq!(resp.status(), 422);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_may_send_thirty_forms_an_hour() {
+    let server = Server::demo().await;
+    let lead = || {
+        server
+            .client
+            .post(format!("{}/t/aurora/forms/lead", server.base))
+            .form(&[
+                ("name", "王先生"),
+                ("mobile", "13912345678"),
+                ("consent", "on"),
+                ("locale", "en"),
+            ])
+            .send()
+    };
+    for n in 0..forecourt::http::limits::FORMS_PER_ADDRESS {
+        assert_eq!(lead().await.unwrap().status(), 201, "form {n}");
+    }
+    let resp = lead().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("text/html"), "a page for the visitor: {ct}");
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("提交过于频繁") || body.contains("Too many forms"),
+        "{body}"
+    );
+    let tenant_id = server.tenant_id("aurora").await;
+    let mut tx = server.state.db.tenant_tx(&tenant_id).await.unwrap();
+    let leads: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM storefront_leads WHERE tenant_id = $1")
+            .bind(&tenant_id)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(leads, i64::from(forecourt::http::limits::FORMS_PER_ADDRESS));
+}
