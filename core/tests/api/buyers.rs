@@ -35,6 +35,15 @@ fn codes_to(inbox: &[Value], mobile: &str) -> Vec<String> {
         .collect()
 }
 
+/// The seconds of a 429's `Retry-After`.
+fn retry_after(resp: &reqwest::Response) -> u64 {
+    resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Requests a code for `mobile` and waits for the relay to hand it to the fake SMS adapter.
 pub async fn request_code(server: &Server, tenant: &str, mobile: &str) -> String {
     let before = codes_to(&sms_inbox(server, tenant).await, mobile).len();
@@ -166,11 +175,7 @@ async fn a_code_from_the_sms_inbox_signs_a_buyer_in_and_out() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&resp);
     assert!((1..=60).contains(&retry), "{retry}");
     let body: Value = resp.json().await.unwrap();
     assert_problem(
@@ -390,11 +395,7 @@ async fn wrong_codes_burn_a_code_expired_codes_fail_and_five_an_hour() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&resp);
     assert!(retry > 60 && retry <= 3600, "{retry}");
     assert_eq!(
         scalar(
@@ -923,11 +924,7 @@ async fn one_address_gets_at_most_twenty_codes_an_hour_whatever_the_numbers() {
     // The next number from the same address is refused and nothing is sent.
     let resp = ask("aurora", 99).await.unwrap();
     assert_eq!(resp.status(), 429);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&resp);
     assert!(retry > 3500 && retry <= 3600, "{retry}");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "too_many_requests", "{body}");

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::kit::Server;
-use crate::orders::{buyer, complete_on_provider, count, place, saved_build, stock, track};
+use crate::orders::{complete_on_provider, count, order_by_vin, track};
 
 /// A client that shows redirects instead of following them.
 fn browser() -> reqwest::Client {
@@ -75,11 +75,7 @@ async fn page_until(server: &Server, path: &str, check: impl Fn(&str) -> bool) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_follows_and_pays_an_order_on_its_page() {
     let server = Server::demo().await;
-    let (_, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
-    let vins = stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 700, 1).await;
-    let body = json!({ "vin": vins[0], "store": "sh01", "buyer": buyer(7) });
-    let (status, placed, _) = place(&server, "aurora", "page-1", &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let (_, vin, placed) = order_by_vin(&server, 700, 7, "page-1").await;
     let token = placed["tracking_token"].as_str().unwrap().to_string();
     let number = placed["number"].as_str().unwrap();
     let deposit = placed["deposit"].as_i64().unwrap();
@@ -103,7 +99,7 @@ async fn a_guest_follows_and_pays_an_order_on_its_page() {
     assert!(html.contains(&format!("Order {number}")), "{html}");
     assert!(html.contains("data-state=\"deposit\""), "{html}");
     assert!(html.contains("Awaiting deposit"), "{html}");
-    assert!(html.contains(&vins[0]), "{html}");
+    assert!(html.contains(&vin), "{html}");
     assert!(html.contains("Deposit due"), "{html}");
     assert!(
         !html.contains("13900000007"),
@@ -201,11 +197,7 @@ async fn a_guest_follows_and_pays_an_order_on_its_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_cancels_from_the_page_and_a_stale_form_changes_nothing() {
     let server = Server::demo().await;
-    let (_, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
-    let vins = stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 710, 1).await;
-    let body = json!({ "vin": vins[0], "store": "sh01", "buyer": buyer(8) });
-    let (status, placed, _) = place(&server, "aurora", "page-2", &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let (_, vin, placed) = order_by_vin(&server, 710, 8, "page-2").await;
     let token = placed["tracking_token"].as_str().unwrap().to_string();
     let path = format!("/t/aurora/orders/{token}");
 
@@ -271,7 +263,7 @@ async fn a_guest_cancels_from_the_page_and_a_stale_form_changes_nothing() {
             &server,
             "aurora",
             "vehicles",
-            &format!("AND vin = '{}' AND hold = 'free'", vins[0])
+            &format!("AND vin = '{vin}' AND hold = 'free'")
         )
         .await,
         1,

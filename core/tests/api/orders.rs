@@ -125,6 +125,26 @@ pub async fn place(
     )
 }
 
+/// An aurora order by VIN of one fresh `s7`/`s7-pro` vehicle at sh01 (serial `serial`) for
+/// buyer `n` under the key `key`, asserted placed: the build's options, the VIN and the answer.
+pub async fn order_by_vin(
+    server: &Server,
+    serial: u32,
+    n: u32,
+    key: &str,
+) -> (Vec<String>, String, Value) {
+    let (_, options) = saved_build(server, "aurora", "s7", "s7-pro").await;
+    let vins = stock(
+        server, "aurora", "sh01", "s7", "s7-pro", &options, serial, 1,
+    )
+    .await;
+    let body = json!({ "vin": vins[0], "store": "sh01", "buyer": buyer(n) });
+    let (status, placed, _) = place(server, "aurora", key, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let vin = vins[0].clone();
+    (options, vin, placed)
+}
+
 /// Counts rows of `table` of one tenant.
 pub async fn count(server: &Server, slug: &str, table: &str, filter: &str) -> i64 {
     let tenant_id = server.tenant_id(slug).await;
@@ -915,11 +935,7 @@ async fn callbacks(server: &Server, verdict: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_is_paid_allocated_and_delivered_and_only_verified_callbacks_count() {
     let server = Server::demo().await;
-    let (_, options) = saved_build(&server, "aurora", "s7", "s7-pro").await;
-    let vins = stock(&server, "aurora", "sh01", "s7", "s7-pro", &options, 500, 1).await;
-    let body = json!({ "vin": vins[0], "store": "sh01", "buyer": buyer(1) });
-    let (status, placed, _) = place(&server, "aurora", "life-1", &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let (options, vin, placed) = order_by_vin(&server, 500, 1, "life-1").await;
     let token = placed["tracking_token"].as_str().unwrap().to_string();
     let deposit = placed["deposit"].as_i64().unwrap();
     let price = placed["price"].as_i64().unwrap();
@@ -1064,7 +1080,7 @@ async fn an_order_is_paid_allocated_and_delivered_and_only_verified_callbacks_co
             &server,
             "aurora",
             "vehicles",
-            &format!("AND vin = '{}' AND hold = 'free'", vins[0])
+            &format!("AND vin = '{vin}' AND hold = 'free'")
         )
         .await,
         1,
