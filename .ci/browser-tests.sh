@@ -49,7 +49,7 @@ trap cleanup EXIT
 server_tail() { echo "-- server log (last 60 lines; whole log in $ART/browser-server.log)"; tail -n 60 "$LOG" || true; }
 
 step "browser tests: demo server on $BASE"
-./target/debug/forecourt --database-url "sqlite://$DIR/browser.db" serve --demo --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+./target/debug/forecourt --database-url "sqlite://$DIR/browser.db" serve --demo --fake-payments-callback-delay-ms 2000 --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
 SERVER=$!
 ready=
 for _ in $(seq 1 120); do

@@ -185,6 +185,10 @@ pub struct ServeArgs {
     /// Where the fake payment provider listens (127.0.0.1 only; port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub fake_payments_listen: std::net::SocketAddr,
+    /// How long the fake payment provider waits before it calls back about a settled payment,
+    /// in milliseconds (as a real provider's word may reach the shop after the buyer does).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub fake_payments_callback_delay_ms: u64,
 }
 
 /// The payment provider of a server: a configured one, the in-process fake, or none.
@@ -228,6 +232,7 @@ async fn payment_provider(
         fake::FakeConfig {
             api_key: api_key.clone(),
             webhook_secret: webhook_secret.clone(),
+            callback_delay: std::time::Duration::from_millis(args.fake_payments_callback_delay_ms),
         },
         args.fake_payments_listen,
     )

@@ -167,6 +167,7 @@ impl Kit {
             FakeConfig {
                 api_key: API_KEY.into(),
                 webhook_secret: WEBHOOK_SECRET.into(),
+                callback_delay: std::time::Duration::ZERO,
             },
             localhost(),
         )

@@ -9,7 +9,12 @@
 //! - `POST {base}/orders/{token}/pay` starts paying what is due through the same code as the
 //!   API, under an idempotency key the page rendered into the form (a double submit, or a
 //!   reload of the answer, has one effect); the answer sends the buyer back to the page, which
-//!   then links to the provider's payment page. The provider returns the buyer to this page.
+//!   then links to the provider's payment page. The provider returns the buyer to this page
+//!   with `?reference=<payment id>&status=…`. Its signed callback may arrive after the buyer
+//!   does, so while that payment is still waiting the page says so and looks again by itself
+//!   (a `Refresh` header, every [`CHECK_EVERY_S`] seconds, at most [`CHECKS`] times) instead
+//!   of asking for the deposit again. The query's `status` is the provider's unsigned word: it
+//!   only chooses a message, never the payment's state.
 //! - `POST {base}/orders/{token}/commands` fires a transition the tenant's workflow grants the
 //!   buyer (`cancel` in the examples), with the instance version the page was rendered at, so
 //!   a form from a page that is out of date is refused instead of acting on a changed order.
@@ -73,8 +78,9 @@ pub async fn serve(
     let method = req.method().clone();
     match (action, &method) {
         (None, &Method::GET | &Method::HEAD) => {
-            let locale = page_locale(snapshot, &query_map(req.uri().query()), req.headers());
-            page(state, snapshot, base, token, &locale).await
+            let query = query_map(req.uri().query());
+            let locale = page_locale(snapshot, &query, req.headers());
+            page(state, snapshot, base, token, &locale, &query).await
         }
         (Some("pay"), &Method::POST) => {
             let (form, locale) = read_form(state, snapshot, req).await?;
@@ -181,18 +187,94 @@ async fn order_id(state: &AppState, snapshot: &Snapshot, token: &str) -> ApiResu
     Ok(id)
 }
 
+/// How often the page looks again while a payment the buyer came back from is unconfirmed.
+pub const CHECK_EVERY_S: u32 = 3;
+/// How many times it looks before it stops and says the provider is late.
+pub const CHECKS: u32 = 10;
+
+/// What the page tells a buyer the payment provider sent back (`?reference=<payment id>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Returned {
+    /// The payment still waits for the provider's signed callback; the page looks again
+    /// (`check` is the look this is, from 0).
+    Confirming { check: u32 },
+    /// Still waiting after [`CHECKS`] looks: the page stops looking by itself.
+    Late,
+    /// The provider confirmed the payment.
+    Received,
+    /// The provider said it did not go through (or confirmed that it failed).
+    NotCompleted,
+}
+
+impl Returned {
+    fn name(self) -> &'static str {
+        match self {
+            Returned::Confirming { .. } => "confirming",
+            Returned::Late => "late",
+            Returned::Received => "received",
+            Returned::NotCompleted => "not_completed",
+        }
+    }
+
+    fn text(self, locale: &str) -> &'static str {
+        match self {
+            Returned::Confirming { .. } => t(
+                locale,
+                "Thank you. We are waiting for the payment provider to confirm your payment; this page updates by itself.",
+                "感谢付款。正在等待支付机构确认，本页面会自动刷新。",
+            ),
+            Returned::Late => t(
+                locale,
+                "The payment provider has not confirmed this payment yet. If you paid, it will show here as soon as they do; reload this page later.",
+                "支付机构尚未确认此笔付款。如您已付款，确认后会显示在此处，请稍后刷新本页面。",
+            ),
+            Returned::Received => t(locale, "Payment received. Thank you.", "已收到付款，谢谢。"),
+            Returned::NotCompleted => t(
+                locale,
+                "The payment was not completed. You can pay again below.",
+                "付款未完成，您可以在下方重新付款。",
+            ),
+        }
+    }
+}
+
+/// What to tell a buyer back from the provider, from the query and the order's payments. A
+/// reference that is not one of this order's payments says nothing.
+fn returned(
+    query: &BTreeMap<String, String>,
+    payments: &[crate::payments::PaymentView],
+) -> Option<(Returned, String)> {
+    let reference = query.get("reference")?;
+    let payment = payments.iter().find(|p| &p.id == reference)?;
+    let said = query.get("status").map(String::as_str);
+    let check = query
+        .get("check")
+        .and_then(|c| c.parse::<u32>().ok())
+        .unwrap_or(0);
+    let what = match payment.status.as_str() {
+        "succeeded" => Returned::Received,
+        "failed" => Returned::NotCompleted,
+        _ if said == Some("failed") => Returned::NotCompleted,
+        _ if check >= CHECKS => Returned::Late,
+        _ => Returned::Confirming { check },
+    };
+    Some((what, payment.id.clone()))
+}
+
 async fn page(
     state: &AppState,
     snapshot: &Snapshot,
     base: &str,
     token: &str,
     locale: &str,
+    query: &BTreeMap<String, String>,
 ) -> ApiResult<Response> {
     let Some(id) = order_id(state, snapshot, token).await? else {
         return Ok(gone(base, locale));
     };
     let (view, wf) = tracked(state, snapshot, &id).await?;
     let payments_on = state.payments.is_some();
+    let back = returned(query, &view.payments);
     let html = render(
         state,
         snapshot,
@@ -202,8 +284,22 @@ async fn page(
         &view,
         &wf,
         payments_on,
+        back.as_ref().map(|(what, _)| *what),
     );
-    Ok(private(html_response(StatusCode::OK, html)))
+    let mut response = html_response(StatusCode::OK, html);
+    if let Some((Returned::Confirming { check }, reference)) = back {
+        // The payment id is ours (a UUID) and the locale one of the tenant's: nothing of the
+        // visitor's query is echoed into the header.
+        let again = format!(
+            "{CHECK_EVERY_S}; url={}?reference={reference}&check={}&locale={locale}",
+            page_url(base, token),
+            check + 1,
+        );
+        if let Ok(v) = HeaderValue::from_str(&again) {
+            response.headers_mut().insert("refresh", v);
+        }
+    }
+    Ok(private(response))
 }
 
 /// A workflow title in `locale`, else the tenant's default, else the name.
@@ -240,6 +336,7 @@ fn render(
     view: &TrackedOrder,
     wf: &engine::Workflow,
     payments_on: bool,
+    back: Option<Returned>,
 ) -> String {
     let o = &view.order;
     let site = state.pages.site(snapshot);
@@ -273,9 +370,19 @@ fn render(
         t(locale, "Status:", "状态："),
         escape(&state_title(&o.state)),
     ));
+    if let Some(back) = back {
+        body.push_str(&format!(
+            "<p class=\"order-notice\" role=\"status\" data-notice=\"{}\">{}</p>",
+            back.name(),
+            escape(back.text(locale)),
+        ));
+    }
+    // While the provider's word on a payment the buyer just made is awaited, the page does not
+    // ask for the money again.
+    let confirming = matches!(back, Some(Returned::Confirming { .. }));
 
     // What is due, and how to pay it.
-    if view.amount_due > 0 {
+    if view.amount_due > 0 && !confirming {
         let kind = if o.deposit_due.is_some() && o.paid < o.deposit {
             "deposit"
         } else {

@@ -117,6 +117,7 @@ impl Server {
             forecourt_plugins::payments::fake::FakeConfig {
                 api_key: FAKEPAY_API_KEY.into(),
                 webhook_secret: FAKEPAY_SECRET.into(),
+                callback_delay: std::time::Duration::ZERO,
             },
             "127.0.0.1:0".parse().expect("address"),
         )

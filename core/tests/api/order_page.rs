@@ -160,12 +160,65 @@ async fn a_guest_follows_and_pays_an_order_on_its_page() {
     let (_, tracked) = track(&server, &token).await;
     assert_eq!(tracked["payments"][0]["redirect_url"], redirect);
 
-    // Paid on the provider's page: the page shows the order confirmed and the deposit paid.
-    complete_on_provider(&server, redirect).await;
-    let html = page_until(&server, &format!("{path}?locale=en"), |h| {
-        h.contains("class=\"order-state\" data-state=\"confirmed\"")
-    })
+    // Back from the provider before its signed callback: the page says the payment is being
+    // confirmed and looks again by itself, without asking for the deposit again — whatever the
+    // unsigned `status` in the address says.
+    let payment = tracked["payments"][0]["id"].as_str().unwrap().to_string();
+    let (status, headers, html) = open(
+        &server,
+        &format!("{path}?reference={payment}&status=succeeded&locale=en"),
+    )
     .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("data-notice=\"confirming\""), "{html}");
+    assert!(html.contains("data-state=\"deposit\""), "{html}");
+    assert!(
+        !html.contains("/pay\""),
+        "no pay form while confirming: {html}"
+    );
+    assert!(!html.contains("continue-payment"), "{html}");
+    assert_eq!(
+        headers["refresh"],
+        format!("3; url={path}?reference={payment}&check=1&locale=en").as_str()
+    );
+    // After the last look it stops, says the provider is late and offers the way to pay again.
+    let (_, headers, html) = open(
+        &server,
+        &format!("{path}?reference={payment}&check=10&locale=en"),
+    )
+    .await;
+    assert!(html.contains("data-notice=\"late\""), "{html}");
+    assert!(headers.get("refresh").is_none());
+    assert!(html.contains("continue-payment"), "{html}");
+    // The provider's word that it did not go through: no looking again, paying offered.
+    let (_, headers, html) = open(
+        &server,
+        &format!("{path}?reference={payment}&status=failed&locale=zh-CN"),
+    )
+    .await;
+    assert!(html.contains("data-notice=\"not_completed\""), "{html}");
+    assert!(html.contains("付款未完成"), "{html}");
+    assert!(headers.get("refresh").is_none());
+    assert!(html.contains("/pay\""), "{html}");
+    // A reference that is not one of this order's payments says nothing.
+    let (_, headers, html) = open(
+        &server,
+        &format!("{path}?reference=00000000-0000-4000-8000-000000000000&status=succeeded"),
+    )
+    .await;
+    assert!(!html.contains("order-notice"), "{html}");
+    assert!(headers.get("refresh").is_none());
+
+    // Paid on the provider's page: the page shows the order confirmed and the deposit paid,
+    // and the buyer coming back is told it was received.
+    complete_on_provider(&server, redirect).await;
+    let html = page_until(
+        &server,
+        &format!("{path}?reference={payment}&status=succeeded&locale=en"),
+        |h| h.contains("class=\"order-state\" data-state=\"confirmed\""),
+    )
+    .await;
+    assert!(html.contains("data-notice=\"received\""), "{html}");
     assert!(html.contains("<tr data-status=\"succeeded\">"), "{html}");
     assert!(!html.contains("continue-payment"), "{html}");
     assert!(!html.contains("/pay\""), "nothing is due: {html}");

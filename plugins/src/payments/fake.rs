@@ -125,6 +125,9 @@ pub struct FakeConfig {
     pub api_key: String,
     /// The key callbacks are signed with.
     pub webhook_secret: String,
+    /// How long a settled payment's or refund's callback waits before its first attempt. A real
+    /// provider's word often reaches the merchant after the buyer is back; zero by default.
+    pub callback_delay: std::time::Duration,
 }
 
 impl std::fmt::Debug for FakeConfig {
@@ -939,6 +942,9 @@ async fn send_once(shared: &Shared, id: &str) -> Option<Attempt> {
 async fn deliver(shared: Arc<Shared>, id: String) {
     let mut stopped = shared.stopped.clone();
     let attempts = async {
+        if !shared.config.callback_delay.is_zero() {
+            tokio::time::sleep(shared.config.callback_delay).await;
+        }
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=DELIVERY_ATTEMPTS {
             match send_once(&shared, &id).await {
@@ -1291,6 +1297,7 @@ mod tests {
         let config = FakeConfig {
             api_key: "sk_secret_value".into(),
             webhook_secret: "whsec_secret_value".into(),
+            callback_delay: std::time::Duration::ZERO,
         };
         assert!(!format!("{config:?}").contains("secret_value"));
     }
