@@ -189,6 +189,12 @@ pub struct ServeArgs {
     /// in milliseconds (as a real provider's word may reach the shop after the buyer does).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub fake_payments_callback_delay_ms: u64,
+    /// A reverse proxy in front of this server (an address or a CIDR range; repeat, or separate
+    /// with commas): for requests from it, the per-client-address limits count the address it
+    /// forwards in `X-Forwarded-For` instead of the proxy's own. Without it the header is ignored.
+    #[arg(long = "trusted-proxy", env = "FORECOURT_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::http::limits::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The payment provider of a server: a configured one, the in-process fake, or none.
@@ -1019,6 +1025,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
             .to_string(),
         pii_key: Some(pii_key),
         fake_sms: args.fake_sms || args.demo,
+        trusted_proxies: args.trusted_proxies.clone(),
         ..Settings::default()
     };
     let state = state_for(cli, args.db_pool, settings).await?;

@@ -40,6 +40,9 @@ pub struct Settings {
     /// Deliver SMS through the fake adapter: codes go to the log and the `/dev/sms` inbox page
     /// (demo and tests only).
     pub fake_sms: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed when counting requests per client
+    /// address ([`crate::http::limits`]); empty → the socket peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             pii_key: None,
             payments: None,
             fake_sms: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -1,12 +1,10 @@
 //! Login, logout, the caller's identity, and API tokens for integrators.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -62,11 +60,10 @@ fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> Option<Header
               (status = 422, body = crate::http::error::Problem), (status = 429, body = crate::http::error::Problem)))]
 async fn login(
     State(state): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    crate::http::limits::ClientAddr(addr): crate::http::limits::ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let email = req.email.trim().to_lowercase();
-    let addr = crate::http::limits::addr_of(connect.as_ref().map(|c| &c.0));
     state.throttle.check(&req.tenant, &email, &addr)?;
     let tenant = state.snapshots.get_by_slug(&state.db, &req.tenant).await?;
     let user_id = match &tenant {

@@ -49,10 +49,9 @@ pub struct CodeRequest {
 async fn request_code(
     State(state): State<AppState>,
     tenant: PublicTenant,
-    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    crate::http::limits::ClientAddr(addr): crate::http::limits::ClientAddr,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
-    let addr = crate::http::limits::addr_of(connect.as_ref().map(|c| &c.0));
     state.limits.take(
         crate::http::limits::Limited::SignInCode,
         &tenant.0.tenant.id,

@@ -3,19 +3,29 @@
 //! limits of sign-in codes stop one number being flooded; these stop one client cycling
 //! through numbers (SMS pumping) or filling the forms with spam.
 //!
-//! **Rules**: per tenant and client address (the socket peer: a forwarded-for header is not
-//! trusted, a client could set it), at most [`CODES_PER_ADDRESS`] sign-in codes and
+//! **Rules**: per tenant and client address, at most [`CODES_PER_ADDRESS`] sign-in codes and
 //! [`FORMS_PER_ADDRESS`] form posts per [`WINDOW`]; past that, `429` with `Retry-After` until
 //! the window that started with the first counted request ends. Counted per node, in memory:
 //! a restart forgets, and N nodes allow N times as much — a cap on abuse, not an accounting.
+//!
+//! **The client address** ([`client_ip`]) is the socket peer, unless the peer is one of the
+//! reverse proxies the operator trusts (`serve --trusted-proxy`): then it is the nearest address
+//! in `X-Forwarded-For` (read from the right, the end each proxy appends to) that is not a
+//! trusted proxy. What a client wrote into the header itself sits left of that and is never
+//! read, so a client cannot pick its own address; without trusted proxies the header is
+//! ignored altogether. The login throttle counts the same address.
 
-use std::net::SocketAddr;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
-use axum::http::Extensions;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
+use ipnet::IpNet;
 
 use crate::http::error::ApiError;
+use crate::state::AppState;
 
 /// The window of the per-address limits.
 pub const WINDOW: Duration = Duration::from_secs(3600);
@@ -48,16 +58,77 @@ impl Limited {
 }
 
 /// The client address of a request, as counted (`unknown` when the server runs without
-/// connection info, e.g. inside a test router).
-pub fn client_addr(extensions: &Extensions) -> String {
-    addr_of(extensions.get::<ConnectInfo<SocketAddr>>())
+/// connection info, e.g. inside a test router); see the module's notes.
+pub fn client_addr(trusted: &[IpNet], headers: &HeaderMap, extensions: &Extensions) -> String {
+    match extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(connect) => client_ip(connect.0.ip(), headers, trusted).to_string(),
+        None => "unknown".into(),
+    }
 }
 
-/// The address of a connection as counted (see [`client_addr`]).
-pub fn addr_of(connect: Option<&ConnectInfo<SocketAddr>>) -> String {
-    connect
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client behind a connection from `peer`: `peer` itself unless it is a trusted proxy, else
+/// the rightmost `X-Forwarded-For` address that is not (every header line, in order). An entry
+/// that is not an address ends the walk at the proxy that forwarded it.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, an IPv6 one possibly in brackets, either possibly
+/// with a port.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse().ok())
+}
+
+/// `--trusted-proxy`: a CIDR range (`10.0.0.0/8`) or one address (`10.0.0.7`).
+pub fn parse_proxy(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            format!("`{s}` is neither an IP address nor a CIDR range (e.g. 10.0.0.7 or 10.0.0.0/8)")
+        })
+}
+
+/// The client address of a request as counted, for handlers ([`client_addr`]).
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(ClientAddr(client_addr(
+            &state.settings.trusted_proxies,
+            &parts.headers,
+            &parts.extensions,
+        )))
+    }
 }
 
 /// Counters per (what, tenant, address): the start of the key's window (ms) and its count.
@@ -145,6 +216,87 @@ mod tests {
         assert!(limits
             .take(Limited::SignInCode, "t1", "10.0.0.1", 1_000 + hour)
             .is_ok());
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_header_counts_only_behind_a_trusted_proxy_and_only_from_the_right() {
+        let proxies = vec![
+            parse_proxy("10.0.0.0/8").unwrap(),
+            parse_proxy("2001:db8::1").unwrap(),
+        ];
+        let spoofed = forwarded(&["6.6.6.6, 203.0.113.5"]);
+        // No trusted proxy, or a peer that is not one: the header is ignored.
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &spoofed, &[]),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &spoofed, &proxies),
+            ip("198.51.100.1")
+        );
+        // Behind a proxy: the address it appended, not what the client wrote before it.
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &spoofed, &proxies),
+            ip("203.0.113.5")
+        );
+        // Two proxies (the second one's line appended as a header of its own): still the
+        // first address that is not a proxy, from the right.
+        let chain = forwarded(&["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &chain, &proxies),
+            ip("203.0.113.9")
+        );
+        // IPv6 with brackets and a port, IPv4 with a port.
+        let v6 = forwarded(&["[2001:db8::42]:4711"]);
+        assert_eq!(
+            client_ip(ip("2001:db8::1"), &v6, &proxies),
+            ip("2001:db8::42")
+        );
+        let port = forwarded(&["203.0.113.7:5555"]);
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &port, &proxies),
+            ip("203.0.113.7")
+        );
+        // A proxy that forwards no header, or garbage: the proxy's own address (nothing a
+        // client wrote further left is read).
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies),
+            ip("10.0.0.1")
+        );
+        let garbage = forwarded(&["203.0.113.8, unknown"]);
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &garbage, &proxies),
+            ip("10.0.0.1")
+        );
+        // Every hop a trusted proxy: the leftmost.
+        let inside = forwarded(&["10.9.9.9, 10.0.0.2"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &inside, &proxies), ip("10.9.9.9"));
+    }
+
+    #[test]
+    fn proxies_are_addresses_or_ranges() {
+        assert_eq!(
+            parse_proxy("10.0.0.7").unwrap(),
+            "10.0.0.7/32".parse::<IpNet>().unwrap()
+        );
+        assert_eq!(
+            parse_proxy(" 192.168.0.0/16 ").unwrap(),
+            "192.168.0.0/16".parse::<IpNet>().unwrap()
+        );
+        let err = parse_proxy("proxy.local").unwrap_err();
+        assert!(err.contains("`proxy.local`"), "{err}");
     }
 
     #[test]

@@ -42,7 +42,11 @@ pub async fn submit(
             })
         }
     };
-    let addr = crate::http::limits::client_addr(req.extensions());
+    let addr = crate::http::limits::client_addr(
+        &state.settings.trusted_proxies,
+        req.headers(),
+        req.extensions(),
+    );
     let limited = state.limits.take(
         crate::http::limits::Limited::Form,
         &snapshot.tenant.id,

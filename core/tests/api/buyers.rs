@@ -914,6 +914,9 @@ async fn one_address_gets_at_most_twenty_codes_an_hour_whatever_the_numbers() {
                 server.base
             ))
             .json(&json!({ "mobile": format!("137{n:08}") }))
+            // With no trusted proxy configured, a forwarded-for header is the client's own
+            // word: a new one on every request changes nothing.
+            .header("x-forwarded-for", format!("198.51.100.{}", n % 250))
             .send()
     };
     // Twenty numbers from one address: each gets its code.
@@ -939,5 +942,41 @@ async fn one_address_gets_at_most_twenty_codes_an_hour_whatever_the_numbers() {
     );
     // Another tenant's storefront counts on its own.
     let resp = ask("shudao", 99).await.unwrap();
+    assert_eq!(resp.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    // The test client connects from 127.0.0.1: here that is the operator's reverse proxy.
+    let settings = forecourt::state::Settings {
+        trusted_proxies: vec![forecourt::http::limits::parse_proxy("127.0.0.1").unwrap()],
+        ..crate::kit::settings()
+    };
+    let server = Server::start_on(&crate::kit::fresh_database().await, settings).await;
+    forecourt::demo::apply_demo(&server.state, &crate::kit::examples_dir())
+        .await
+        .expect("demo applies");
+    let ask = |forwarded: &'static str, n: u32| {
+        server
+            .client
+            .post(format!("{}/t/aurora/api/v1/public/buyer/otp", server.base))
+            .json(&json!({ "mobile": format!("136{n:08}") }))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    for n in 0..forecourt::http::limits::CODES_PER_ADDRESS {
+        let resp = ask("203.0.113.5", n).await.unwrap();
+        assert_eq!(resp.status(), 202, "code {n}");
+    }
+    // The same visitor is refused, also when it writes another address before its own (the
+    // proxy appends what it saw to the right).
+    for forwarded in ["203.0.113.5", "192.0.2.77, 203.0.113.5"] {
+        let resp = ask(forwarded, 99).await.unwrap();
+        assert_eq!(resp.status(), 429, "{forwarded}");
+    }
+    // Another visitor through the same proxy has a budget of its own.
+    let resp = ask("203.0.113.5, 203.0.113.6", 98).await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let resp = ask("203.0.113.6", 97).await.unwrap();
     assert_eq!(resp.status(), 202);
 }
