@@ -399,6 +399,36 @@ pub async fn prepare(
     })
 }
 
+/// Characters of an order number (Crockford base32, upper case).
+pub const ORDER_NUMBER_LEN: usize = 12;
+
+/// An order number as stored, from what a buyer read out or a clerk typed: case, spaces and
+/// hyphens are ignored, and the letters Crockford base32 leaves out read as the digits they
+/// look like (O as 0, I and L as 1). `Err` says what is wrong with it.
+pub fn order_number(raw: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(ORDER_NUMBER_LEN);
+    for c in raw.chars().filter(|c| !c.is_whitespace() && *c != '-') {
+        let c = match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c @ ('0'..='9' | 'A'..='Z') if c != 'U' => c,
+            other => {
+                return Err(format!(
+                    "an order number has letters and digits only; `{other}` is not one of them"
+                ))
+            }
+        };
+        out.push(c);
+    }
+    if out.chars().count() != ORDER_NUMBER_LEN {
+        return Err(format!(
+            "an order number has {ORDER_NUMBER_LEN} characters; this one has {}",
+            out.chars().count()
+        ));
+    }
+    Ok(out)
+}
+
 /// The idempotency scope of an order request: the signed-in buyer's, or the public's.
 pub fn scope_of(buyer_id: Option<&str>) -> String {
     match buyer_id {
@@ -939,6 +969,27 @@ pub fn view_from_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_numbers_are_read_as_a_buyer_says_them() {
+        assert_eq!(order_number("8v75-8z1t-w275").unwrap(), "8V758Z1TW275");
+        assert_eq!(order_number(" 8V75 8Z1T W275 ").unwrap(), "8V758Z1TW275");
+        // O, I and L are not in the alphabet: they are the digits they look like.
+        assert_eq!(order_number("oIL000000000").unwrap(), "011000000000");
+        // Every number the shop gives out reads back as itself.
+        for _ in 0..200 {
+            let issued = crate::catalog::share_code().to_ascii_uppercase();
+            assert_eq!(order_number(&issued).unwrap(), issued);
+        }
+        let short = order_number("8V758Z1TW27").unwrap_err();
+        assert!(
+            short.contains("12 characters") && short.contains("11"),
+            "{short}"
+        );
+        let odd = order_number("8V758Z1TW27U").unwrap_err();
+        assert!(odd.contains("`U`"), "{odd}");
+        assert!(order_number("8V758Z1TW27*").unwrap_err().contains("`*`"));
+    }
 
     #[test]
     fn identity_card_numbers_are_checked() {

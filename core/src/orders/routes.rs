@@ -284,6 +284,9 @@ pub struct OrderQuery {
     pub store: Option<String>,
     /// Only orders in this workflow state.
     pub state: Option<String>,
+    /// Only the order with this number, as a buyer reads it out: case, spaces and hyphens do
+    /// not matter, and O reads as 0, I and L as 1.
+    pub number: Option<String>,
     /// At most this many (1–500, default 100).
     pub limit: Option<i64>,
     /// Orders created before this order id (the previous page's `next`).
@@ -323,7 +326,7 @@ fn may_see_pii(authz: &Authz, store: &str) -> bool {
 }
 
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
-    description = "Orders sold or fulfilled by the stores the caller may read (`order.read`), newest first. Buyer data is masked unless the caller has `pii.read` on the order's store.",
+    description = "Orders sold or fulfilled by the stores the caller may read (`order.read`), newest first; `number` finds one order by the number a buyer reads out. Buyer data is masked unless the caller has `pii.read` on the order's store.",
     params(OrderQuery),
     responses((status = 200, body = OrderPage), (status = 403, body = crate::http::error::Problem)))]
 async fn list_orders(
@@ -341,6 +344,11 @@ async fn list_orders(
             "limit is 1 to 500",
         ));
     }
+    let number = match q.number.as_deref().map(super::order_number) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(why)) => return Err(ApiError::field("invalid_number", "number", &why)),
+        None => None,
+    };
     let reach = stores_in_reach(&authz);
     let mut stores: Vec<String> = match (&reach, &q.store) {
         (None, None) => Vec::new(),
@@ -376,6 +384,10 @@ async fn list_orders(
         n += 1;
         sql.push_str(&format!(" AND o.state = ${n}"));
     }
+    if number.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND o.number = ${n}"));
+    }
     if q.before.is_some() {
         n += 1;
         sql.push_str(&format!(" AND o.id < ${n}"));
@@ -388,6 +400,9 @@ async fn list_orders(
     }
     if let Some(st) = &q.state {
         query = query.bind(st);
+    }
+    if let Some(number) = &number {
+        query = query.bind(number);
     }
     if let Some(b) = &q.before {
         query = query.bind(b);

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::kit::Server;
+use crate::kit::{assert_problem, Server};
 
 /// A valid VIN (check digit computed) for a serial number; every test VIN starts with
 /// `LFV2A2BS` (the demo's own stock does not), so counts can tell them apart.
@@ -705,9 +705,36 @@ async fn staff_see_orders_of_their_reach_with_buyer_data_masked_unless_allowed()
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["state"], "deposit");
     assert_eq!(detail["buyer"]["unmasked"], false);
-    // A consultant elsewhere sees nothing of it.
+    // Staff find it by the number the buyer reads out (any case, in groups, O for 0).
+    let number = placed["number"].as_str().unwrap();
+    let spoken = format!("{}-{}", &number[..6], &number[6..])
+        .to_lowercase()
+        .replace('0', "o");
+    let (status, found) = server
+        .get(&format!("/api/v1/orders?number={spoken}"), &sales)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["orders"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["orders"][0]["id"], placed["id"]);
+    let other_number = if number.starts_with('Z') {
+        "Y23456789ABC"
+    } else {
+        "Z23456789ABC"
+    };
+    let (_, none) = server
+        .get(&format!("/api/v1/orders?number={other_number}"), &sales)
+        .await;
+    assert_eq!(none["orders"].as_array().unwrap().len(), 0, "{none}");
+    let (status, bad) = server.get("/api/v1/orders?number=12345", &sales).await;
+    assert_problem(status, &bad, 422, "invalid_number");
+    assert_eq!(bad["errors"][0]["pointer"], "number", "{bad}");
+    // A consultant elsewhere sees nothing of it, by number neither.
     let other = server.login("aurora", "sales.bj01@aurora.example").await;
     let (_, page) = server.get("/api/v1/orders", &other).await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 0, "{page}");
+    let (_, page) = server
+        .get(&format!("/api/v1/orders?number={number}"), &other)
+        .await;
     assert_eq!(page["orders"].as_array().unwrap().len(), 0, "{page}");
     let (status, _) = server.get(&format!("/api/v1/orders/{id}"), &other).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
