@@ -1060,7 +1060,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let _background = spawn_background(&state);
+    let background = spawn_background(&state);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -1071,15 +1071,43 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     println!("  public stores:  http://{addr}/t/aurora/api/v1/public/stores");
     tracing::info!(%addr, backend = state.db.backend.as_str(), "serving");
     crate::http::serve(listener, crate::http::router(state)).await?;
+    background.stop().await;
     Ok(())
 }
 
-/// The background tasks of one node; dropping this stops them.
-pub struct Background(Vec<tokio::task::JoinHandle<()>>);
+/// The background tasks of one node; dropping this stops them, [`Background::stop`] stops them
+/// and hands the outbox relay over.
+pub struct Background {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    db: crate::store::Db,
+    /// This node's name in the relay lease.
+    relay_holder: String,
+}
+
+impl Background {
+    /// Stops every task, waits until they have stopped, then gives up the relay lease, so
+    /// another node — or this one restarted — resumes delivering at once rather than when the
+    /// lease runs out. What the relay delivered but had not recorded is delivered again
+    /// (delivery is at-least-once).
+    pub async fn stop(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        match crate::outbox::release_relay(&self.db, &self.relay_holder).await {
+            Ok(true) => tracing::info!("outbox relay lease handed over"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not hand the outbox relay lease over"),
+        }
+    }
+}
 
 impl Drop for Background {
     fn drop(&mut self) {
-        for task in &self.0 {
+        for task in &self.tasks {
             task.abort();
         }
     }
@@ -1131,10 +1159,12 @@ pub fn spawn_background(state: &AppState) -> Background {
     ));
     // The relay reads and delivers here; its two small writes per pass go to the writers'
     // thread (`Db::on_writers`).
+    let relay_holder = uuid::Uuid::new_v4().to_string();
     let relay = tokio::spawn(crate::outbox::run_relay(
         state.db.clone(),
         std::sync::Arc::new(channels(state)),
         state.settings.outbox_poll,
+        relay_holder.clone(),
     ));
     let refunds = state.db.spawn_writer(crate::payments::run_refunds(
         std::sync::Arc::downgrade(&state.0),
@@ -1144,5 +1174,9 @@ pub fn spawn_background(state: &AppState) -> Background {
         state.db.clone(),
         std::time::Duration::from_millis(200),
     ));
-    Background(vec![watcher, scheduler, relay, refunds, checkpoints])
+    Background {
+        tasks: vec![watcher, scheduler, relay, refunds, checkpoints],
+        db: state.db.clone(),
+        relay_holder,
+    }
 }

@@ -27,8 +27,10 @@ use crate::store::{now_ms, Backend, Db, TenantTx};
 
 /// Attempts before a message is dead-lettered.
 pub const MAX_ATTEMPTS: i64 = 8;
-/// How long the relay lease lasts without renewal: after a relay's node stops (or restarts: a
-/// restarted node is a new holder), the relay resumes at most this long later. A pass that
+/// How long the relay lease lasts without renewal: after a relay's node dies (or is killed and
+/// restarted: a restarted node is a new holder), the relay resumes at most this long later. A
+/// node that stops gracefully gives the lease up ([`release_relay`]), so another node, or the
+/// same one restarted, resumes on its next pass. A pass that
 /// takes longer (a slow gateway) may see another node deliver the same messages again.
 const LEASE_MS: i64 = 10_000;
 
@@ -333,13 +335,16 @@ pub struct Relay {
 
 impl Default for Relay {
     fn default() -> Self {
-        Relay {
-            holder: uuid::Uuid::new_v4().to_string(),
-        }
+        Relay::new(uuid::Uuid::new_v4().to_string())
     }
 }
 
 impl Relay {
+    /// A relay that holds the lease as `holder` (unique per node and start).
+    pub fn new(holder: String) -> Relay {
+        Relay { holder }
+    }
+
     /// Takes or renews the relay lease (one small relaxed write, on the writers' thread).
     /// `false`: another node holds it.
     async fn lease(&self, db: &Db, now: i64) -> Result<bool, sqlx::Error> {
@@ -555,9 +560,31 @@ async fn settle(
 /// SQLite write lock behind an order batch, so the pass size bounds what the relay moves.
 const RELAY_BATCH: i64 = 1000;
 
-/// Runs this node's relay until the process ends.
-pub async fn run_relay(db: Db, adapter: Arc<dyn Deliver>, poll: Duration) {
-    let relay = Relay::default();
+/// Gives up the relay lease if `holder` holds it, so the next pass of any node takes it at once
+/// instead of when it runs out. Called by a node stopping gracefully, after its relay stopped.
+/// `true` when the lease was this holder's.
+pub async fn release_relay(db: &Db, holder: &str) -> Result<bool, sqlx::Error> {
+    let (writer, holder) = (db.clone(), holder.to_string());
+    db.on_writers(async move {
+        let mut tx = writer.relaxed_tx().await?;
+        let released = sqlx::query(
+            "UPDATE node_leases SET expires_at = 0 WHERE name = $1 AND holder = $2 \
+             AND expires_at > 0",
+        )
+        .bind(RELAY_LEASE)
+        .bind(&holder)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(released == 1)
+    })
+    .await
+}
+
+/// Runs this node's relay, holding the lease as `holder`, until the task is stopped.
+pub async fn run_relay(db: Db, adapter: Arc<dyn Deliver>, poll: Duration, holder: String) {
+    let relay = Relay::new(holder);
     loop {
         match relay.pass(&db, adapter.as_ref(), RELAY_BATCH).await {
             Ok(n) if n > 0 => continue,

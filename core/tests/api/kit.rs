@@ -61,7 +61,20 @@ pub struct Server {
     pub fakepay: forecourt_plugins::payments::fake::FakePay,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// The node's watcher, timer scheduler and outbox relay; stopped with the server.
-    _background: forecourt::cli::Background,
+    background: Option<forecourt::cli::Background>,
+}
+
+impl Server {
+    /// Stops this node as `serve` does on SIGTERM: no new requests, then its background tasks,
+    /// handing the outbox relay over.
+    pub async fn stop_gracefully(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(background) = self.background.take() {
+            background.stop().await;
+        }
+    }
 }
 
 impl Drop for Server {
@@ -159,7 +172,7 @@ impl Server {
             client,
             fakepay,
             shutdown: Some(tx),
-            _background: background,
+            background: Some(background),
         }
     }
 

@@ -159,6 +159,47 @@ async fn one_node_relays_the_outbox_at_a_time() {
     );
 }
 
+async fn relay_lease_expiry(db: &forecourt::store::Db) -> i64 {
+    sqlx::query_scalar("SELECT expires_at FROM node_leases WHERE name = 'outbox_relay'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// A node stopping gracefully (as on SIGTERM) hands the relay over: another node's relay takes
+/// the lease on its next pass, not when the lease would have run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopping_gracefully_hands_the_relay_over_at_once() {
+    let one = Server::demo().await;
+    let tenant_id = one.tenant_id("aurora").await;
+    enqueue(&one, &tenant_id, 3).await;
+    // Node one's relay (every 100 ms) takes the lease to deliver them.
+    let started = Instant::now();
+    while relay_lease_expiry(&one.state.db).await <= forecourt::store::now_ms() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "node one's relay never took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = one.db_url.clone();
+    one.stop_gracefully().await;
+
+    // The lease is given up, and a relay elsewhere takes over with its first pass.
+    let quiet = forecourt::state::Settings {
+        outbox_poll: Duration::from_secs(3600),
+        ..settings()
+    };
+    let two = Server::start_on(&url, quiet).await;
+    assert_eq!(relay_lease_expiry(&two.state.db).await, 0, "released");
+    enqueue(&two, &tenant_id, 4).await;
+    let relay = forecourt::outbox::Relay::default();
+    let seen = Counting(Default::default());
+    let delivered = relay.pass(&two.state.db, &seen, 1000).await.unwrap();
+    assert!(delivered >= 4, "the other node takes over: {delivered}");
+    assert!(relay_lease_expiry(&two.state.db).await > forecourt::store::now_ms());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attaching_to_a_database_leaves_its_schema_as_it_is() {
     use forecourt::store::{Backend, Db};
