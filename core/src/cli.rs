@@ -176,7 +176,9 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
     /// The payment provider's API base URL (a FakePay-contract provider). Its API key and
     /// webhook secret come from FORECOURT_PAYMENTS_API_KEY and FORECOURT_PAYMENTS_WEBHOOK_SECRET.
-    #[arg(long, env = "FORECOURT_PAYMENTS_URL", conflicts_with = "fake_payments")]
+    /// https://, or http:// to this host only.
+    #[arg(long, env = "FORECOURT_PAYMENTS_URL", conflicts_with = "fake_payments",
+          value_parser = forecourt_plugins::payments::http::provider_base_url)]
     pub payments_url: Option<String>,
     /// Start the local fake payment provider (FakePay) in this process and pay through it; tests
     /// and demo only, never real money. On with --demo unless --payments-url is given.

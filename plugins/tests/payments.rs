@@ -903,3 +903,47 @@ async fn dropping_the_fake_stops_it() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A provider at an `https://` address is spoken to over TLS: the first bytes on the wire are a
+/// TLS ClientHello, and a server that does not finish the handshake is "unavailable, retry".
+#[tokio::test]
+async fn an_https_provider_is_called_over_tls() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind(localhost()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let provider = provider(
+        &format!("https://127.0.0.1:{port}"),
+        API_KEY,
+        WEBHOOK_SECRET,
+    );
+    let call = tokio::spawn(async move {
+        provider
+            .create_payment(NewPayment {
+                reference: "ord-tls".into(),
+                amount: 100,
+                currency: "CNY".into(),
+                description: "Order ord-tls".into(),
+                return_url: "https://shop.test/orders/7".into(),
+                callback_url: "https://shop.test/callback".into(),
+            })
+            .await
+    });
+    let (mut socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the client connects")
+        .unwrap();
+    let mut hello = [0u8; 6];
+    tokio::time::timeout(WAIT, socket.read_exact(&mut hello))
+        .await
+        .expect("the client speaks first")
+        .unwrap();
+    // A TLS record of type handshake (22), version 3.x, whose first message is a ClientHello (1).
+    assert_eq!(hello[0], 22, "{hello:?}");
+    assert_eq!(hello[1], 3, "{hello:?}");
+    assert_eq!(hello[5], 1, "{hello:?}");
+    drop(socket);
+    match call.await.unwrap() {
+        Err(ProviderError::Unavailable(_)) => {}
+        other => panic!("a failed handshake is unavailable, got {other:?}"),
+    }
+}

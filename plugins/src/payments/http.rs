@@ -19,8 +19,9 @@
 //!   logs rejections with its own context (tenant, request id).
 //! - The API key and webhook secret never appear in `Debug` output, errors or logs.
 //!
-//! The workspace builds `reqwest` without TLS, so `base_url` must be `http://` (the local fake, or
-//! a TLS-terminating proxy); a real provider over `https://` needs a TLS feature turned on.
+//! `base_url` is `https://` for a real provider (TLS by rustls, trusting the Mozilla roots built
+//! in and the system's certificate store) or `http://` (the local fake, or a TLS-terminating
+//! proxy on the same host).
 
 use std::time::Duration;
 
@@ -30,6 +31,43 @@ use super::{
     signature, CallbackEvent, CallbackRejected, CreatedPayment, CreatedRefund, EventKind,
     NewPayment, NewRefund, PaymentProvider, ProviderError, ProviderFuture,
 };
+
+/// Checks a provider's API base URL (`--payments-url`) and gives it without a trailing slash:
+/// absolute, `https://` — or `http://` to a loopback address only (the local fake, a TLS proxy
+/// on the same host), since the API key travels in every call — with no credentials, query or
+/// fragment. `Err` says what is wrong.
+pub fn provider_base_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| format!("`{raw}` is not an absolute URL ({e})"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = bare.eq_ignore_ascii_case("localhost")
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(format!(
+                    "`{raw}` would send the API key unencrypted: use https:// (http:// is for a provider on this host only)"
+                ));
+            }
+        }
+        other => return Err(format!("`{raw}`: the scheme must be https, not {other}")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{raw}` carries credentials; the API key comes from the environment instead"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{raw}` has a query or fragment; give the API's base URL only"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
 
 /// How long one provider call may take, connection included.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -399,6 +437,34 @@ impl PaymentProvider for HttpProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_urls_are_https_or_local() {
+        assert_eq!(
+            provider_base_url("https://api.pay.example/v1/").unwrap(),
+            "https://api.pay.example/v1"
+        );
+        assert_eq!(
+            provider_base_url("http://127.0.0.1:8099").unwrap(),
+            "http://127.0.0.1:8099"
+        );
+        assert!(provider_base_url("http://localhost:8099/").is_ok());
+        assert!(provider_base_url("http://[::1]:8099").is_ok());
+        let clear = provider_base_url("http://api.pay.example").unwrap_err();
+        assert!(clear.contains("unencrypted"), "{clear}");
+        assert!(provider_base_url("ftp://api.pay.example")
+            .unwrap_err()
+            .contains("not ftp"));
+        assert!(provider_base_url("https://key:secret@api.pay.example")
+            .unwrap_err()
+            .contains("credentials"));
+        assert!(provider_base_url("https://api.pay.example/?x=1")
+            .unwrap_err()
+            .contains("query"));
+        assert!(provider_base_url("api.pay.example")
+            .unwrap_err()
+            .contains("not an absolute URL"));
+    }
 
     fn event(kind: &str, amount: i64) -> Vec<u8> {
         format!(
