@@ -284,7 +284,8 @@ async fn page(
         &view,
         &wf,
         payments_on,
-        back.as_ref().map(|(what, _)| *what),
+        back.as_ref()
+            .map(|(what, reference)| (*what, reference.as_str())),
     );
     let mut response = html_response(StatusCode::OK, html);
     if let Some((Returned::Confirming { check }, reference)) = back {
@@ -336,7 +337,7 @@ fn render(
     view: &TrackedOrder,
     wf: &engine::Workflow,
     payments_on: bool,
-    back: Option<Returned>,
+    back: Option<(Returned, &str)>,
 ) -> String {
     let o = &view.order;
     let site = state.pages.site(snapshot);
@@ -370,7 +371,7 @@ fn render(
         t(locale, "Status:", "状态："),
         escape(&state_title(&o.state)),
     ));
-    if let Some(back) = back {
+    if let Some((back, _)) = back {
         body.push_str(&format!(
             "<p class=\"order-notice\" role=\"status\" data-notice=\"{}\">{}</p>",
             back.name(),
@@ -379,7 +380,13 @@ fn render(
     }
     // While the provider's word on a payment the buyer just made is awaited, the page does not
     // ask for the money again.
-    let confirming = matches!(back, Some(Returned::Confirming { .. }));
+    let confirming = matches!(back, Some((Returned::Confirming { .. }, _)));
+    // A payment the provider said did not go through is not offered again, even before its
+    // callback marks it failed.
+    let declined = match back {
+        Some((Returned::NotCompleted, reference)) => Some(reference),
+        _ => None,
+    };
 
     // What is due, and how to pay it.
     if view.amount_due > 0 && !confirming {
@@ -408,11 +415,12 @@ fn render(
                 escape(&when(snapshot, due))
             ));
         }
-        let waiting = view
-            .payments
-            .iter()
-            .rev()
-            .find(|p| p.kind == kind && p.status == "created" && p.amount == view.amount_due);
+        let waiting = view.payments.iter().rev().find(|p| {
+            p.kind == kind
+                && p.status == "created"
+                && p.amount == view.amount_due
+                && declined != Some(p.id.as_str())
+        });
         if let Some(url) = waiting.and_then(|p| p.redirect_url.as_deref()) {
             body.push_str(&format!(
                 "<p><a class=\"button button-primary\" id=\"continue-payment\" href=\"{}\" rel=\"noreferrer\">{}</a></p>",

@@ -199,7 +199,10 @@ async fn a_guest_follows_and_pays_an_order_on_its_page() {
     assert!(html.contains("data-notice=\"not_completed\""), "{html}");
     assert!(html.contains("付款未完成"), "{html}");
     assert!(headers.get("refresh").is_none());
+    // Paying again starts a new payment; the declined one is not offered.
     assert!(html.contains("/pay\""), "{html}");
+    assert!(!html.contains("continue-payment"), "{html}");
+    assert!(html.contains("支付定金"), "{html}");
     // A reference that is not one of this order's payments says nothing.
     let (_, headers, html) = open(
         &server,
