@@ -74,15 +74,15 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops: Vec<&str> = headers
+    let hops = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
+        .map(str::trim);
     let mut client = peer;
-    for hop in hops.iter().rev() {
+    // From the right: the end each proxy appends to.
+    for hop in hops.rev() {
         let Some(ip) = parse_hop(hop) else { break };
         client = ip;
         if !is_trusted(&ip) {

@@ -420,10 +420,11 @@ pub fn order_number(raw: &str) -> Result<String, String> {
         };
         out.push(c);
     }
-    if out.chars().count() != ORDER_NUMBER_LEN {
+    // Only ASCII letters and digits were kept: bytes are characters.
+    if out.len() != ORDER_NUMBER_LEN {
         return Err(format!(
             "an order number has {ORDER_NUMBER_LEN} characters; this one has {}",
-            out.chars().count()
+            out.len()
         ));
     }
     Ok(out)
