@@ -193,10 +193,19 @@ pub struct ServeArgs {
     pub fake_payments_callback_delay_ms: u64,
     /// A reverse proxy in front of this server (an address or a CIDR range; repeat, or separate
     /// with commas): for requests from it, the per-client-address limits count the address it
-    /// forwards in `X-Forwarded-For` instead of the proxy's own. Without it the header is ignored.
+    /// forwards (see --forwarded-header) instead of the proxy's own. Without it the header is
+    /// ignored.
     #[arg(long = "trusted-proxy", env = "FORECOURT_TRUSTED_PROXIES", value_delimiter = ',',
           value_parser = crate::http::limits::parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies write the client's address into; only this one is read.
+    #[arg(
+        long,
+        env = "FORECOURT_FORWARDED_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub forwarded_header: crate::http::limits::ForwardedHeader,
 }
 
 /// The payment provider of a server: a configured one, the in-process fake, or none.
@@ -1028,6 +1037,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         pii_key: Some(pii_key),
         fake_sms: args.fake_sms || args.demo,
         trusted_proxies: args.trusted_proxies.clone(),
+        forwarded_header: args.forwarded_header,
         ..Settings::default()
     };
     let state = state_for(cli, args.db_pool, settings).await?;

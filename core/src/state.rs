@@ -40,9 +40,11 @@ pub struct Settings {
     /// Deliver SMS through the fake adapter: codes go to the log and the `/dev/sms` inbox page
     /// (demo and tests only).
     pub fake_sms: bool,
-    /// Reverse proxies whose `X-Forwarded-For` is believed when counting requests per client
+    /// Reverse proxies whose forwarding header is believed when counting requests per client
     /// address ([`crate::http::limits`]); empty → the socket peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header those proxies write the client's address into.
+    pub forwarded_header: crate::http::limits::ForwardedHeader,
 }
 
 impl Default for Settings {
@@ -62,6 +64,7 @@ impl Default for Settings {
             payments: None,
             fake_sms: false,
             trusted_proxies: Vec::new(),
+            forwarded_header: Default::default(),
         }
     }
 }

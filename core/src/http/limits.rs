@@ -10,10 +10,14 @@
 //!
 //! **The client address** ([`client_ip`]) is the socket peer, unless the peer is one of the
 //! reverse proxies the operator trusts (`serve --trusted-proxy`): then it is the nearest address
-//! in `X-Forwarded-For` (read from the right, the end each proxy appends to) that is not a
+//! in the forwarding header (read from the right, the end each proxy appends to) that is not a
 //! trusted proxy. What a client wrote into the header itself sits left of that and is never
 //! read, so a client cannot pick its own address; without trusted proxies the header is
-//! ignored altogether. The login throttle counts the same address.
+//! ignored altogether. The header is the one the operator's proxies write
+//! (`serve --forwarded-header`): `X-Forwarded-For` by default, or the standard `Forwarded`
+//! (RFC 7239, its `for=` parameters) — only that one is read, since a proxy that appends to
+//! one passes the other on as the client wrote it. The login throttle counts the same
+//! address.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -57,33 +61,79 @@ impl Limited {
     }
 }
 
+/// Which header the trusted reverse proxies write the client's address into
+/// (`serve --forwarded-header`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: <client>, <proxy 1>, …`
+    #[default]
+    #[value(name = "x-forwarded-for")]
+    XForwardedFor,
+    /// `Forwarded: for=<client>;proto=https, for=<proxy 1>` (RFC 7239).
+    #[value(name = "forwarded")]
+    Forwarded,
+}
+
 /// The client address of a request, as counted (`unknown` when the server runs without
 /// connection info, e.g. inside a test router); see the module's notes.
-pub fn client_addr(trusted: &[IpNet], headers: &HeaderMap, extensions: &Extensions) -> String {
+pub fn client_addr(
+    trusted: &[IpNet],
+    header: ForwardedHeader,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> String {
     match extensions.get::<ConnectInfo<SocketAddr>>() {
-        Some(connect) => client_ip(connect.0.ip(), headers, trusted).to_string(),
+        Some(connect) => client_ip(connect.0.ip(), headers, trusted, header).to_string(),
         None => "unknown".into(),
     }
 }
 
 /// The client behind a connection from `peer`: `peer` itself unless it is a trusted proxy, else
-/// the rightmost `X-Forwarded-For` address that is not (every header line, in order). An entry
-/// that is not an address ends the walk at the proxy that forwarded it.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+/// the rightmost address in `header` that is not (every header line, in order). An entry that
+/// is not an address (garbage; in `Forwarded` also `for=unknown`, an obfuscated `for=_name`, a
+/// malformed element or one without `for=`) ends the walk at the proxy that forwarded it.
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    header: ForwardedHeader,
+) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim);
+    let lines = |name: &'static str| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    match header {
+        ForwardedHeader::XForwardedFor => walk(
+            peer,
+            lines("x-forwarded-for")
+                .flat_map(|v| v.split(','))
+                .map(|hop| parse_hop(hop.trim())),
+            is_trusted,
+        ),
+        ForwardedHeader::Forwarded => walk(
+            peer,
+            lines("forwarded").flat_map(rfc7239::parse).map(|element| {
+                element
+                    .ok()
+                    .and_then(|e| e.forwarded_for)
+                    .and_then(|node| node.ip().copied())
+            }),
+            is_trusted,
+        ),
+    }
+}
+
+/// From the right (the end each proxy appends to): the first address that is not trusted, or
+/// the last one read before an entry that is not an address.
+fn walk(
+    peer: IpAddr,
+    hops: impl DoubleEndedIterator<Item = Option<IpAddr>>,
+    is_trusted: impl Fn(&IpAddr) -> bool,
+) -> IpAddr {
     let mut client = peer;
-    // From the right: the end each proxy appends to.
     for hop in hops.rev() {
-        let Some(ip) = parse_hop(hop) else { break };
+        let Some(ip) = hop else { break };
         client = ip;
         if !is_trusted(&ip) {
             break;
@@ -125,6 +175,7 @@ impl FromRequestParts<AppState> for ClientAddr {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
         Ok(ClientAddr(client_addr(
             &state.settings.trusted_proxies,
+            state.settings.forwarded_header,
             &parts.headers,
             &parts.extensions,
         )))
@@ -239,50 +290,121 @@ mod tests {
         let spoofed = forwarded(&["6.6.6.6, 203.0.113.5"]);
         // No trusted proxy, or a peer that is not one: the header is ignored.
         assert_eq!(
-            client_ip(ip("198.51.100.1"), &spoofed, &[]),
+            client_ip(ip("198.51.100.1"), &spoofed, &[], XFF),
             ip("198.51.100.1")
         );
         assert_eq!(
-            client_ip(ip("198.51.100.1"), &spoofed, &proxies),
+            client_ip(ip("198.51.100.1"), &spoofed, &proxies, XFF),
             ip("198.51.100.1")
         );
         // Behind a proxy: the address it appended, not what the client wrote before it.
         assert_eq!(
-            client_ip(ip("10.1.2.3"), &spoofed, &proxies),
+            client_ip(ip("10.1.2.3"), &spoofed, &proxies, XFF),
             ip("203.0.113.5")
         );
         // Two proxies (the second one's line appended as a header of its own): still the
         // first address that is not a proxy, from the right.
         let chain = forwarded(&["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &chain, &proxies),
+            client_ip(ip("10.0.0.1"), &chain, &proxies, XFF),
             ip("203.0.113.9")
         );
         // IPv6 with brackets and a port, IPv4 with a port.
         let v6 = forwarded(&["[2001:db8::42]:4711"]);
         assert_eq!(
-            client_ip(ip("2001:db8::1"), &v6, &proxies),
+            client_ip(ip("2001:db8::1"), &v6, &proxies, XFF),
             ip("2001:db8::42")
         );
         let port = forwarded(&["203.0.113.7:5555"]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &port, &proxies),
+            client_ip(ip("10.0.0.1"), &port, &proxies, XFF),
             ip("203.0.113.7")
         );
         // A proxy that forwards no header, or garbage: the proxy's own address (nothing a
         // client wrote further left is read).
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies),
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies, XFF),
             ip("10.0.0.1")
         );
         let garbage = forwarded(&["203.0.113.8, unknown"]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &garbage, &proxies),
+            client_ip(ip("10.0.0.1"), &garbage, &proxies, XFF),
             ip("10.0.0.1")
         );
         // Every hop a trusted proxy: the leftmost.
         let inside = forwarded(&["10.9.9.9, 10.0.0.2"]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &inside, &proxies), ip("10.9.9.9"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &inside, &proxies, XFF),
+            ip("10.9.9.9")
+        );
+    }
+
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const RFC: ForwardedHeader = ForwardedHeader::Forwarded;
+
+    fn standard(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("forwarded", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_standard_header_is_read_the_same_way_when_the_proxies_write_it() {
+        let proxies = vec![parse_proxy("10.0.0.0/8").unwrap()];
+        let spoofed = standard(&["for=6.6.6.6;proto=https, for=203.0.113.5;proto=https"]);
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &spoofed, &proxies, RFC),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &spoofed, &proxies, RFC),
+            ip("203.0.113.5")
+        );
+        // Two proxies on separate lines, parameters in any order and case, quoted IPv6 with a
+        // port.
+        let chain = standard(&[
+            "for=6.6.6.6, proto=https;For=\"[2001:db8::42]:4711\"",
+            "by=10.0.0.1;for=10.0.0.2",
+        ]);
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &chain, &proxies, RFC),
+            ip("2001:db8::42")
+        );
+        // `unknown`, an obfuscated name, an element without `for=` or a malformed one end the
+        // walk at the proxy that forwarded it.
+        for hidden in [
+            "for=203.0.113.8, for=unknown",
+            "for=203.0.113.8, for=_gazonk",
+            "for=203.0.113.8, proto=https",
+            "for=203.0.113.8, garbage",
+        ] {
+            assert_eq!(
+                client_ip(ip("10.0.0.1"), &standard(&[hidden]), &proxies, RFC),
+                ip("10.0.0.1"),
+                "{hidden}"
+            );
+        }
+        // Only the configured header is read: a proxy that appends to one passes the other on
+        // as the client wrote it.
+        let both = {
+            let mut h = standard(&["for=6.6.6.6"]);
+            h.append("x-forwarded-for", "203.0.113.5".parse().unwrap());
+            h
+        };
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &both, &proxies, XFF),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &both, &proxies, RFC),
+            ip("6.6.6.6")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &forwarded(&["203.0.113.5"]), &proxies, RFC),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub async fn submit(
     };
     let addr = crate::http::limits::client_addr(
         &state.settings.trusted_proxies,
+        state.settings.forwarded_header,
         req.headers(),
         req.extensions(),
     );

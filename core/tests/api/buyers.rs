@@ -980,3 +980,56 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     let resp = ask("203.0.113.6", 97).await.unwrap();
     assert_eq!(resp.status(), 202);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_writing_the_standard_header_only_that_header_counts() {
+    // The test client connects from 127.0.0.1, the operator's reverse proxy, which writes
+    // `Forwarded` (RFC 7239) and passes `X-Forwarded-For` on as the client sent it.
+    let settings = forecourt::state::Settings {
+        trusted_proxies: vec![forecourt::http::limits::parse_proxy("127.0.0.1").unwrap()],
+        forwarded_header: forecourt::http::limits::ForwardedHeader::Forwarded,
+        ..crate::kit::settings()
+    };
+    let server = Server::start_on(&crate::kit::fresh_database().await, settings).await;
+    forecourt::demo::apply_demo(&server.state, &crate::kit::examples_dir())
+        .await
+        .expect("demo applies");
+    let ask = |forwarded: &'static str, spoofed: String, n: u32| {
+        server
+            .client
+            .post(format!("{}/t/aurora/api/v1/public/buyer/otp", server.base))
+            .json(&json!({ "mobile": format!("137{n:08}") }))
+            .header("forwarded", forwarded)
+            .header("x-forwarded-for", spoofed)
+            .send()
+    };
+    // A client changing the X-Forwarded-For it sends on every request is still one client.
+    for n in 0..forecourt::http::limits::CODES_PER_ADDRESS {
+        let resp = ask("for=198.51.100.7;proto=https", format!("192.0.2.{n}"), n)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 202, "code {n}");
+    }
+    let resp = ask("for=198.51.100.7;proto=https", "192.0.2.200".into(), 99)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    // Also when it writes an element of its own before the one the proxy appended.
+    let resp = ask(
+        "for=192.0.2.1, for=198.51.100.7;proto=https",
+        "192.0.2.201".into(),
+        98,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 429);
+    // Another client behind the same proxy, quoted IPv6 with a port: a budget of its own.
+    let resp = ask(
+        "for=\"[2001:db8::9]:4711\";proto=https",
+        "192.0.2.1".into(),
+        97,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 202);
+}
