@@ -89,6 +89,8 @@ pub struct Inner {
     pub payments: Option<Arc<dyn forecourt_plugins::payments::PaymentProvider>>,
     /// The order desk: the writer tasks that commit orders in batches.
     pub orders: crate::orders::OrderDesk,
+    /// Vehicle builds by VIN for order handlers, looked up together.
+    pub vehicle_builds: crate::inventory::builds::VehicleBuilds,
     /// Saved configurations by (tenant id, code): immutable once saved, so kept without expiry.
     pub saved_configurations:
         moka::sync::Cache<(String, String), Arc<crate::catalog::routes::SavedConfiguration>>,
@@ -130,6 +132,7 @@ impl AppState {
             pii,
             payments,
             orders,
+            vehicle_builds: Default::default(),
             saved_configurations: moka::sync::Cache::new(20_000),
         }))
     }

@@ -17,6 +17,7 @@
 //! - Staff see and change only vehicles of stores where their roles grant `vehicle.read` /
 //!   `vehicle.import` (a Cedar decision per store, the vehicle being a record in its store).
 
+pub mod builds;
 pub mod import;
 pub mod routes;
 pub mod stock;

@@ -41,10 +41,11 @@ use sqlx::Row;
 
 use crate::catalog::routes::{evaluate, ConfigureRequest};
 use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::inventory::builds::LookupError;
 use crate::inventory::stock;
 use crate::state::AppState;
 use crate::store::rows::{Rows, Val};
-use crate::store::{rfc3339, Backend, TenantTx};
+use crate::store::{rfc3339, TenantTx};
 use crate::tenancy::Snapshot;
 use crate::workflows::{self, Acting, StartSpec, StoredInstance};
 
@@ -290,23 +291,19 @@ pub async fn prepare(
             let vin = crate::inventory::vin::Vin::parse(raw)
                 .map_err(|e| invalid("invalid_vin", "/vin", e.to_string()))?
                 .into_string();
-            // One round trip on either backend: SQLite reads in autocommit (no tenant setting
-            // to make); on PostgreSQL `forecourt_vehicle_build` sets the tenant for its own
-            // statement and reads under row-level security.
-            let sql = match state.db.backend {
-                Backend::Sqlite => {
-                    "SELECT model_code, trim_code, options FROM vehicles \
-                     WHERE tenant_id = $1 AND vin = $2"
-                }
-                Backend::Postgres => {
-                    "SELECT model_code, trim_code, options FROM forecourt_vehicle_build($1, $2)"
-                }
-            };
-            let row = sqlx::query(sql)
-                .bind(&tenant_id)
-                .bind(&vin)
-                .fetch_optional(&state.db.pool)
-                .await?
+            // Looked up together with the other orders' vehicles arriving meanwhile: one
+            // statement per tenant and batch (`inventory::builds`).
+            let build = state
+                .vehicle_builds
+                .get(&state.db, &tenant_id, &vin)
+                .await
+                .map_err(|e| match e {
+                    LookupError::Busy | LookupError::Stopped => ApiError::Unavailable(
+                        "too many orders are being taken; retry in a moment with the same Idempotency-Key"
+                            .into(),
+                    ),
+                    LookupError::Db(cause) => ApiError::internal(cause),
+                })?
                 .ok_or_else(|| {
                     invalid(
                         "unknown_vehicle",
@@ -314,15 +311,9 @@ pub async fn prepare(
                         format!("there is no vehicle {vin} in this network's stock"),
                     )
                 })?;
-            let options: String = row.try_get("options")?;
             let options: Vec<String> =
-                serde_json::from_str(&options).map_err(ApiError::internal)?;
-            (
-                row.try_get("model_code")?,
-                row.try_get("trim_code")?,
-                options,
-                Some(vin),
-            )
+                serde_json::from_str(&build.options).map_err(ApiError::internal)?;
+            (build.model_code, build.trim_code, options, Some(vin))
         };
     let request = ConfigureRequest {
         trim: trim.clone(),

@@ -1003,3 +1003,72 @@ async fn demo_stock_is_seeded_valid_and_once() {
         .unwrap();
     assert_eq!(table(&server, "aurora").await, before);
 }
+
+/// A vehicle's model, trim and options.
+type Build = (String, String, Vec<String>);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vehicle_builds_looked_up_together_each_get_their_own_tenants_answer() {
+    let server = Server::demo().await;
+    let aurora_admin = server.login("aurora", "admin@aurora.example").await;
+    let shudao_admin = server.login("shudao", "admin@shudao.example").await;
+    let aurora = server.tenant_id("aurora").await;
+    let shudao = server.tenant_id("shudao").await;
+    let theirs = |vehicles: Vec<Value>| -> Vec<(String, Build)> {
+        vehicles
+            .into_iter()
+            .take(150)
+            .map(|v| {
+                let options = v["options"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o.as_str().unwrap().to_string())
+                    .collect();
+                (
+                    v["vin"].as_str().unwrap().to_string(),
+                    (
+                        v["model"].as_str().unwrap().to_string(),
+                        v["trim"].as_str().unwrap().to_string(),
+                        options,
+                    ),
+                )
+            })
+            .collect()
+    };
+    let a = theirs(all_visible(&server, &aurora_admin, "", 500).await);
+    let s = theirs(all_visible(&server, &shudao_admin, "", 500).await);
+    assert!(a.len() > 20 && s.len() > 20, "{} {}", a.len(), s.len());
+    // Every lookup with what it must answer: each tenant's own vehicles (twice, as two orders
+    // may name the same vehicle), the other tenant's vehicles (none), unknown VINs (none).
+    let mut asks: Vec<(String, String, Option<Build>)> = Vec::new();
+    for (vin, build) in a.iter().chain(a.iter()) {
+        asks.push((aurora.clone(), vin.clone(), Some(build.clone())));
+        asks.push((shudao.clone(), vin.clone(), None));
+    }
+    for (vin, build) in &s {
+        asks.push((shudao.clone(), vin.clone(), Some(build.clone())));
+        asks.push((aurora.clone(), vin.clone(), None));
+    }
+    for n in 0..50 {
+        asks.push((aurora.clone(), vin(&format!("LAR7S1E2TS{n:06}")), None));
+    }
+    let state = &server.state;
+    let answers = futures_util::future::join_all(
+        asks.iter()
+            .map(|(tenant, vin, _)| state.vehicle_builds.get(&state.db, tenant, vin)),
+    )
+    .await;
+    for ((tenant, vin, want), got) in asks.iter().zip(answers) {
+        let got = got.expect("the lookup is answered").map(|b| {
+            let mut options: Vec<String> = serde_json::from_str(&b.options).unwrap();
+            options.sort();
+            (b.model_code, b.trim_code, options)
+        });
+        let want = want.clone().map(|(m, t, mut o)| {
+            o.sort();
+            (m, t, o)
+        });
+        assert_eq!(got, want, "{vin} for {tenant}");
+    }
+}
