@@ -13,23 +13,18 @@
 //!   batch was read, `None` when there is none, or the batch's database error.
 //! - A batch reads one tenant's vehicles per statement, with that tenant fixed (row-level
 //!   security on PostgreSQL); a VIN of one tenant never answers another's lookup.
-//! - At most [`READERS`] batches are read at once; while it is busy, lookups gather for the
-//!   next one. An idle server reads a lone lookup at once.
+//! - One batch is read at a time; while it is read, lookups gather for the next one. An idle
+//!   server reads a lone lookup at once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use sqlx::Row;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::store::rows::json_list;
 use crate::store::{Backend, Db};
 
-/// Batches read at the same time. One: the lookups that arrive while it reads wait for the next
-/// read, so they gather under load (the order benchmark on PostgreSQL: 2,983 orders/s on
-/// average against 2,283 reading each order's vehicle on its own, docs/BENCHMARKS.md); a read
-/// is a handful of key probes, shorter than what the order desk does after it.
-pub const READERS: usize = 1;
 /// Most lookups in one batch.
 pub const MAX_BATCH: usize = 512;
 /// Lookups waiting before new ones are refused (the caller answers 503).
@@ -90,13 +85,13 @@ impl VehicleBuilds {
     }
 }
 
-/// Takes what waits (up to [`MAX_BATCH`]) as soon as a reader is free, and reads it.
+/// Takes what waits (up to [`MAX_BATCH`]) and reads it, one batch at a time: the lookups that
+/// arrive while it reads wait for the next read, so they gather under load (the order benchmark
+/// on PostgreSQL: 2,983 orders/s on average against 2,283 reading each order's vehicle on its
+/// own; four readers at once hardly gathered, docs/BENCHMARKS.md). A read is a handful of key
+/// probes, shorter than what the order desk does after it.
 async fn gather(db: Db, mut queue: mpsc::Receiver<Ask>) {
-    let readers = Arc::new(Semaphore::new(READERS));
     while let Some(first) = queue.recv().await {
-        let Ok(permit) = readers.clone().acquire_owned().await else {
-            break;
-        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -104,11 +99,7 @@ async fn gather(db: Db, mut queue: mpsc::Receiver<Ask>) {
                 Err(_) => break,
             }
         }
-        let db = db.clone();
-        tokio::spawn(async move {
-            answer(&db, batch).await;
-            drop(permit);
-        });
+        answer(&db, batch).await;
     }
 }
 
