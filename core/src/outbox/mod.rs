@@ -9,6 +9,10 @@
 //!   resolved by the adapter at delivery; a secret in a payload (a sign-in code) is sealed.
 //! - Each kind goes to one adapter ([`Channels`]); a kind whose adapter is missing fails with a
 //!   clear reason and is retried, then dead-lettered — never dropped.
+//! - Only messages that leave the process are relayed ([`Kind::relayed`]: a text message).
+//!   Notifications, business events and hook results are read where they are stored (the
+//!   buyer's inbox, the integrators' feed), so storing one is delivering it: each is written
+//!   `delivered` by the transaction that causes it, and the relay never touches it.
 //! - One node at a time relays: the one holding the relay lease ([`Relay`]), so two nodes do
 //!   not send the same message at the same time; a failed delivery is retried with exponential
 //!   backoff and dead-lettered after [`MAX_ATTEMPTS`].
@@ -49,6 +53,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether messages of this kind leave the process through the relay and its adapters.
+    /// The others are read from this table by whoever they are for (a buyer's inbox, the
+    /// integrators' feed `GET /api/v1/events`), so they are delivered when their transaction
+    /// commits and are stored `delivered`: no relay pass reads or rewrites them. A kind that
+    /// gains an outside channel (e-mail, a webhook) becomes relayed here.
+    pub fn relayed(self) -> bool {
+        match self {
+            Kind::Sms => true,
+            Kind::Notify | Kind::Event | Kind::Hook => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Notify => "notify",
@@ -73,16 +89,22 @@ pub struct Message {
 
 /// How outbox rows are inserted ([`row`] gives the values).
 pub const INSERT: &str = "INSERT INTO outbox (tenant_id, id, kind, name, recipient, subject_type, \
-     subject_id, payload, status, attempts, next_attempt_at, created_at)";
+     subject_id, payload, status, attempts, next_attempt_at, created_at, delivered_at)";
 /// Values per outbox row.
-pub const WIDTH: usize = 12;
+pub const WIDTH: usize = 13;
 
-/// A new pending message's id and row values, for [`INSERT`].
+/// A new message's id and row values, for [`INSERT`]: `pending` for the relay when its kind is
+/// [`Kind::relayed`], otherwise `delivered` now.
 pub fn row(tenant_id: &str, message: &Message, now: i64) -> (String, Vec<Val>) {
     let id = uuid::Uuid::now_v7().to_string();
     let (subject_type, subject_id) = match &message.subject {
         Some((t, i)) => (Some(t.as_str()), Some(i.as_str())),
         None => (None, None),
+    };
+    let (status, delivered_at) = if message.kind.relayed() {
+        ("pending", None)
+    } else {
+        ("delivered", Some(now))
     };
     let values = vec![
         tenant_id.into(),
@@ -93,10 +115,11 @@ pub fn row(tenant_id: &str, message: &Message, now: i64) -> (String, Vec<Val>) {
         subject_type.into(),
         subject_id.into(),
         message.payload.to_string().into(),
-        "pending".into(),
+        status.into(),
         0_i64.into(),
         now.into(),
         now.into(),
+        delivered_at.into(),
     ];
     (id, values)
 }
@@ -228,10 +251,11 @@ pub trait Deliver: Send + Sync {
     fn deliver(&self, tenant_id: &str, message: &OutboxEntry) -> Delivery;
 }
 
-/// The built-in adapter: a notification is kept as the recipient's inbox entry (shown on the
-/// buyer's booking page), an event or hook result stays in the integrators' feed
-/// (`GET /api/v1/events`); each is logged at debug level (one line per message would flood
-/// the log under load) by kind, name and recipient kind only.
+/// The built-in adapter of the kinds that are not [`Kind::relayed`]: a notification is kept as
+/// the recipient's inbox entry (shown on the buyer's booking page), an event or hook result
+/// stays in the integrators' feed (`GET /api/v1/events`). Such messages are written delivered,
+/// so the relay only brings it those an earlier version wrote pending (and any of a kind routed
+/// nowhere else); each is logged at debug level by kind, name and recipient kind only.
 pub struct LocalInbox;
 
 impl Deliver for LocalInbox {

@@ -68,14 +68,18 @@ impl forecourt::outbox::Deliver for Counting {
     }
 }
 
-/// Writes `n` pending notifications for `tenant_id`.
+/// Writes `n` text messages for `tenant_id` (a relayed kind, so pending).
 async fn enqueue(server: &Server, tenant_id: &str, n: usize) {
+    enqueue_kind(server, tenant_id, forecourt::outbox::Kind::Sms, n).await
+}
+
+async fn enqueue_kind(server: &Server, tenant_id: &str, kind: forecourt::outbox::Kind, n: usize) {
     let mut tx = server.state.db.write_tx(tenant_id).await.unwrap();
     for i in 0..n {
         let message = forecourt::outbox::Message {
-            kind: forecourt::outbox::Kind::Notify,
+            kind,
             name: format!("lease_test_{i}"),
-            recipient: Some("role:sales".into()),
+            recipient: Some("otp:lease-test".into()),
             subject: None,
             payload: serde_json::json!({ "i": i }),
         };
@@ -110,6 +114,8 @@ async fn one_node_relays_the_outbox_at_a_time() {
     let (seen_a, seen_b) = (Counting(Default::default()), Counting(Default::default()));
 
     enqueue(&server, &tenant_id, 30).await;
+    // Notifications are read where they are stored: written delivered, never relayed.
+    enqueue_kind(&server, &tenant_id, forecourt::outbox::Kind::Notify, 6).await;
     let delivered = a.pass(db, &seen_a, 1000).await.unwrap();
     assert!(
         delivered >= 30,
@@ -143,19 +149,30 @@ async fn one_node_relays_the_outbox_at_a_time() {
     let distinct: std::collections::HashSet<&String> = all.iter().collect();
     assert_eq!(distinct.len(), all.len(), "no message delivered twice");
     let mut tx = db.tenant_tx(&tenant_id).await.unwrap();
-    let left: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, attempts FROM outbox WHERE tenant_id = $1 AND name LIKE 'lease_test_%'",
+    let left: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, kind, status, attempts, delivered_at FROM outbox WHERE tenant_id = $1 \
+         AND name LIKE 'lease_test_%'",
     )
     .bind(&tenant_id)
     .fetch_all(&mut *tx)
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(left.len(), 42);
+    let (texts, notes): (Vec<_>, Vec<_>) = left.iter().partition(|(_, kind, ..)| kind == "sms");
+    assert_eq!((texts.len(), notes.len()), (42, 6));
     assert!(
-        left.iter()
-            .all(|(status, attempts)| status == "delivered" && *attempts == 1),
-        "{left:?}"
+        texts
+            .iter()
+            .all(|(_, _, status, attempts, at)| status == "delivered"
+                && *attempts == 1
+                && at.is_some()),
+        "{texts:?}"
+    );
+    assert!(
+        notes.iter().all(|(id, _, status, attempts, at)| {
+            status == "delivered" && *attempts == 0 && at.is_some() && !all.contains(id)
+        }),
+        "{notes:?}"
     );
 }
 
