@@ -80,7 +80,10 @@ impl VehicleBuilds {
                 vin: vin.to_string(),
                 reply,
             })
-            .map_err(|_| LookupError::Busy)?;
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => LookupError::Busy,
+                mpsc::error::TrySendError::Closed(_) => LookupError::Stopped,
+            })?;
         answer.await.map_err(|_| LookupError::Stopped)?
     }
 }
@@ -168,4 +171,39 @@ async fn read(
         );
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A lookup made after the reader stopped (its runtime shut down, as when a server stops)
+    /// is told so, not that too many lookups are waiting.
+    #[test]
+    fn a_lookup_after_the_reader_stopped_is_told_it_stopped() {
+        let path = std::env::temp_dir().join(format!("fc-builds-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let builds = VehicleBuilds::default();
+        let first = runtime();
+        let db = first.block_on(Db::connect(&url, 2)).unwrap();
+        // The reader starts with the first lookup, on this runtime …
+        let found = first.block_on(builds.get(&db, "no-tenant", "LAR3M1E10TS040086"));
+        assert!(matches!(found, Ok(None)), "{found:?}");
+        // … and stops with it.
+        drop(first);
+        let second = runtime();
+        let refused = second.block_on(builds.get(&db, "no-tenant", "LAR3M1E10TS040086"));
+        assert!(matches!(refused, Err(LookupError::Stopped)), "{refused:?}");
+        drop(second);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }

@@ -298,9 +298,12 @@ pub async fn prepare(
                 .get(&state.db, &tenant_id, &vin)
                 .await
                 .map_err(|e| match e {
-                    LookupError::Busy | LookupError::Stopped => ApiError::Unavailable(
+                    LookupError::Busy => ApiError::Unavailable(
                         "too many orders are being taken; retry in a moment with the same Idempotency-Key"
                             .into(),
+                    ),
+                    LookupError::Stopped => ApiError::Unavailable(
+                        "the server is stopping; retry with the same Idempotency-Key".into(),
                     ),
                     LookupError::Db(cause) => ApiError::internal(cause),
                 })?
